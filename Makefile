@@ -4,12 +4,13 @@ VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 
-.PHONY: setup demo test build release clean
+.PHONY: setup demo test kernel build release clean
 
 $(INSTALLED): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[test]'
+	$(BIN)/python -m graders install-kernel
 	touch $@
 
 setup: $(INSTALLED)
@@ -20,5 +21,14 @@ demo: setup
 test: setup
 	$(BIN)/python -m pytest
 
+kernel: setup
+	$(BIN)/python -m graders install-kernel
+
+build: setup
+	$(BIN)/python -m graders build
+
+release: setup
+	$(BIN)/python -m graders release
+
 clean:
-	rm -rf $(VENV) .pytest_cache
+	rm -rf $(VENV) .pytest_cache .exchange

@@ -1,0 +1,54 @@
+"""Small, framework-neutral checks on NumPy values; each raises `CheckFailed` or returns what passed.
+
+One module per concern: `failures` (the exception), `shapes`, `ranges` (data), `loss`,
+`metric`, `training`, `accuracy` (thresholds and the results scale).
+"""
+
+from graders.checks.accuracy import check_accuracy_at_least, check_report, points_for
+from graders.checks.failures import STEPS, CheckFailed, step_label
+from graders.checks.loss import check_loss_matches, check_untrained_loss, cross_entropy
+from graders.checks.metric import CASES, PUBLIC_CASE, check_metric
+from graders.checks.ranges import (
+    check_count,
+    check_equal_arrays,
+    check_labels,
+    check_normalised,
+    check_raw_data,
+    check_reshuffled,
+    check_same_examples,
+    check_split_sizes,
+)
+from graders.checks.shapes import check_dtype, check_finite, check_parameters, check_shape, check_varies
+from graders.checks.training import check_decreasing, check_history, describe_history, sparkline
+
+__all__ = [
+    "CASES",
+    "PUBLIC_CASE",
+    "STEPS",
+    "CheckFailed",
+    "check_accuracy_at_least",
+    "check_count",
+    "check_decreasing",
+    "check_dtype",
+    "check_equal_arrays",
+    "check_finite",
+    "check_history",
+    "check_labels",
+    "check_loss_matches",
+    "check_metric",
+    "check_normalised",
+    "check_parameters",
+    "check_raw_data",
+    "check_report",
+    "check_reshuffled",
+    "check_same_examples",
+    "check_shape",
+    "check_split_sizes",
+    "check_untrained_loss",
+    "check_varies",
+    "cross_entropy",
+    "describe_history",
+    "points_for",
+    "sparkline",
+    "step_label",
+]

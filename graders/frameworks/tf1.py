@@ -1,0 +1,134 @@
+"""TensorFlow 1 (graph) adapter: feeds NumPy through placeholders and runs Sessions; see graders.frameworks.
+
+A TF1 model is the course's ``GraphModel(graph, inputs, labels, logits, session)``.
+"""
+
+import contextlib
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import numpy as np  # noqa: E402
+import tensorflow as tf  # noqa: E402
+
+import solutions.tf1_pipeline as reference  # noqa: E402, F401 - the reference objects for isolated grading
+from graders.checks.failures import CheckFailed  # noqa: E402
+from graders.frameworks import _common  # noqa: E402
+from solutions.devices import seed_tensorflow, tensorflow_device, tensorflow_session_config  # noqa: E402
+
+NAME = "tf1"
+v1 = tf.compat.v1
+FIELDS = ("graph", "inputs", "labels", "logits", "session")
+
+
+def setup(seed: int = 0) -> str:
+    """Quiet TensorFlow's Python logs, let it grow GPU memory, seed; return the device name."""
+    tf.get_logger().setLevel("ERROR")
+    device = tensorflow_device()
+    seed_tensorflow(seed)
+    return device
+
+
+def seed(value: int = 0) -> None:
+    seed_tensorflow(value)
+
+
+def checking():
+    """While checks run: nothing to change."""
+    return contextlib.nullcontext()
+
+
+def to_numpy(value) -> np.ndarray:
+    return value.numpy() if hasattr(value, "numpy") else np.asarray(value)
+
+
+def first_batch(batches):
+    return _common.first_batch(batches, to_numpy)
+
+
+def collect(batches):
+    return _common.collect(batches, to_numpy)
+
+
+def count_examples(batches) -> int:
+    return _common.count_examples(batches, to_numpy)
+
+
+count_batches = _common.count_batches
+
+
+def check_model(model) -> str:
+    missing = [field for field in FIELDS if not hasattr(model, field)]
+    if missing:
+        raise CheckFailed(
+            "the model",
+            "a GraphModel(graph, inputs, labels, logits, session)",
+            f"{type(model).__name__} without {', '.join(missing)}",
+            "what build_model returns",
+        )
+    if not isinstance(model.session, v1.Session) or model.session.graph is not model.graph:
+        raise CheckFailed(
+            "the model's session",
+            "a Session on the model's graph",
+            type(model.session).__name__,
+            "v1.Session(graph=graph)",
+        )
+    return "GraphModel"
+
+
+def initialize_missing(model) -> None:
+    """Initialise the variables of the model's graph that are not initialised yet (and only those)."""
+    if model.graph.finalized:  # nothing can be added; a finalized graph was initialised by its owner
+        return
+    with model.graph.as_default():
+        names = {name.decode() for name in model.session.run(v1.report_uninitialized_variables())}
+        missing = [v for v in v1.global_variables() if v.op.name in names]
+        if missing:
+            model.session.run(v1.variables_initializer(missing))
+
+
+def predict(model, x) -> np.ndarray:
+    """Logits of the graph for NumPy `x`, fed through `model.inputs` (uninitialised variables get initialised)."""
+    initialize_missing(model)
+    parts = [model.session.run(model.logits, {model.inputs: chunk}) for chunk in _common.chunks(np.asarray(x))]
+    return np.concatenate(parts)
+
+
+def parameter_count(model) -> int:
+    with model.graph.as_default():
+        return int(sum(int(np.prod(v.shape)) for v in v1.trainable_variables()))
+
+
+def static_shapes(model) -> dict:
+    """The static shapes of the placeholders and logits, e.g. {'inputs': (None, 64), ...}."""
+    return {name: getattr(model, name).shape for name in ("inputs", "labels", "logits")}
+
+
+def close(model) -> None:
+    session = getattr(model, "session", None)
+    if isinstance(session, v1.Session):
+        session.close()
+
+
+def loss_value(loss, model, x, y):
+    """Run the loss tensor with x and y fed to the model's placeholders."""
+    initialize_missing(model)
+    if not isinstance(loss, tf.Tensor) or loss.graph is not model.graph:
+        raise CheckFailed(
+            "the loss",
+            "a scalar tensor in the model's graph",
+            type(loss).__name__,
+            "build the loss inside `with model.graph.as_default():`",
+        )
+    return model.session.run(loss, {model.inputs: x, model.labels: y})
+
+
+def metric_value(accuracy_fn, logits, labels):
+    """Build the metric on constants in a fresh graph and run it in a Session."""
+    graph = tf.Graph()
+    with graph.as_default():
+        value = accuracy_fn(tf.constant(logits), tf.constant(labels))
+    if isinstance(value, (tf.Tensor, tf.Variable)):
+        with v1.Session(graph=graph, config=tensorflow_session_config()) as session:
+            return session.run(value)
+    return value

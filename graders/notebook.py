@@ -1,0 +1,693 @@
+"""What the notebooks call: `StepChecks`, the self-checks and graded checks of the pipeline steps.
+
+    from graders.notebook import StepChecks
+    check = StepChecks("torch")               # "tf1" | "tf2" | "torch"; seeds, device, quiet TF logs
+    check.public("build_model", build_model)  # never raises: ✓ lines to stdout, ✗ messages to stderr
+    check.hidden("build_model", build_model)  # public + hidden checks; raises CheckFailed (AssertionError)
+    with check.guard("the whole pipeline"):   # an exception becomes one clear stderr message
+        ...
+    check.plot_losses(history)
+    check.public_results(model)               # held-out accuracy vs target (stdout; never raises)
+    check.score_results(model, points=3)      # points earned (a float) for the results cell
+
+Isolation: every step is checked on the course's *reference* inputs (data, splits, model,
+loss and optimizer from `solutions.<fw>_pipeline`, built fresh and seeded for each check),
+never on what the student's other steps produced, so one wrong step costs only that step.
+A student's `report` even runs with the reference `accuracy` in place of theirs.
+
+Quiet: nbgrader gives 0 points to a test cell that wrote to stderr, so while checks run,
+warnings are ignored and stderr (Python's and file descriptor 2) goes nowhere; only the
+verdict is printed afterwards.
+
+Label dtype: the contract is int64 in all three frameworks (PyTorch's cross-entropy and
+the TF1 labels placeholder need it); int32 labels fail the load_and_preprocess check.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import inspect
+import io
+import linecache
+import os
+import sys
+import sysconfig
+import tempfile
+import traceback
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+import solutions
+from graders import checks, frameworks, references
+from graders.checks import STEPS, CheckFailed, step_label
+from graders.checks.accuracy import points_for
+from graders.checks.ranges import RAW_FIELDS
+from solutions.data import RawData, load_dataset, load_holdout
+from solutions.pipeline import HYPERPARAMETERS, Splits
+
+NUM_CLASSES = 10
+RESULTS_FLOOR, RESULTS_MARGIN = 0.5, 0.02  # the results scale: see graders.checks.accuracy.points_for
+
+
+@dataclass(frozen=True)
+class CheckSettings:
+    """How the checks of one dataset train: few epochs on (at most) max_train images, so they stay fast.
+
+    `min_accuracy` is what the reference model reaches on the test split (at most max_test
+    images) after `epochs` epochs with a correct loss, optimizer and training loop.
+    """
+
+    batch_size: int = 32
+    validation_size: float = 0.1
+    epochs: int = 3
+    max_train: int | None = None
+    max_test: int | None = None
+    min_accuracy: float = 0.9
+
+
+SETTINGS = {
+    "digits": CheckSettings(),  # reference: ~0.95 test accuracy after 3 epochs (108 steps)
+    "mnist": CheckSettings(epochs=2, max_train=6000, max_test=2000, min_accuracy=0.85),
+    "fashion_mnist": CheckSettings(epochs=2, max_train=6000, max_test=2000, min_accuracy=0.7),
+}
+
+LOSS_HINT = (
+    "the optimizer (Adam, at the learning_rate argument), the loss (cross-entropy on logits), the parameters it updates"
+)
+TRAIN_HINTS = {
+    "tf1": "initialise the variables once before the loops, then run the train op with each batch fed",
+    "tf2": "compute the loss inside the GradientTape, then apply the gradients to model.trainable_variables, every batch",
+    "torch": "optimizer.zero_grad(), forward, loss, loss.backward(), optimizer.step(), in that order, every batch",
+}
+
+
+# Quiet running -----------------------------------------------------------------------------
+@contextlib.contextmanager
+def _fd2_silenced():
+    """Send file descriptor 2 (C++ logs of TensorFlow and PyTorch) to a scratch file meanwhile."""
+    try:
+        sys.stderr.flush()
+        saved = os.dup(2)
+    except (OSError, ValueError, AttributeError):  # no real fd 2: nothing to silence
+        yield
+        return
+    try:
+        with tempfile.TemporaryFile() as sink:
+            os.dup2(sink.fileno(), 2)
+            try:
+                yield
+            finally:
+                os.dup2(saved, 2)
+    finally:
+        os.close(saved)
+
+
+@contextlib.contextmanager
+def quiet(adapter=None):
+    """Ignore warnings and discard everything written to stderr (Python's and fd 2) meanwhile.
+
+    With a framework adapter, also enter its `checking()` context (PyTorch: one CPU thread).
+    """
+    checking = adapter.checking() if adapter is not None else contextlib.nullcontext()
+    with _fd2_silenced(), warnings.catch_warnings(), contextlib.redirect_stderr(io.StringIO()), checking:
+        warnings.simplefilter("ignore")
+        yield
+
+
+# Failures of student code ------------------------------------------------------------------
+def _library_dirs() -> tuple[str, ...]:
+    paths = sysconfig.get_paths()
+    dirs = {str(Path(solutions.__file__).parent), str(Path(__file__).parent)}
+    dirs |= {paths[key] for key in ("stdlib", "platstdlib", "purelib", "platlib") if key in paths}
+    return tuple(os.path.realpath(d) + os.sep for d in dirs)
+
+
+_LIBRARY_DIRS = _library_dirs()
+
+
+def _short(error: BaseException, limit: int = 300) -> str:
+    """The first lines of an exception's message, at most `limit` characters, without a final period."""
+    lines = [line for line in str(error).strip().splitlines() if line.strip()]
+    text = " ".join(lines[:3])
+    text = text if len(text) <= limit else text[: limit - 1] + "…"
+    return text.rstrip(".")
+
+
+def _where(error: BaseException) -> str:
+    """' (in build_model, line 7: `x = ...`)' for the innermost frame outside the libraries, if any."""
+    found = None
+    for frame, line in traceback.walk_tb(error.__traceback__):
+        filename = frame.f_code.co_filename
+        if filename.startswith("<frozen") or os.path.realpath(filename).startswith(_LIBRARY_DIRS):
+            continue
+        found = (frame.f_code.co_name, line, linecache.getline(filename, line).strip())
+    if found is None:
+        return ""
+    name, line, source = found
+    return f" (in {name}, line {line}" + (f": `{source}`)" if source else ")")
+
+
+def student_failure(step: str, doing: str, error: BaseException) -> CheckFailed:
+    """A CheckFailed that explains an exception raised while running the student's code."""
+    label = step_label(step)
+    if isinstance(error, NotImplementedError) and not str(error):
+        return CheckFailed(
+            f"not implemented yet: replace `raise NotImplementedError()` in the cell of {label}", step=step
+        )
+    return CheckFailed(
+        f"{doing} raised {type(error).__name__}: {_short(error)}{_where(error)}", hint=f"the cell of {label}", step=step
+    )
+
+
+class _Stop(Exception):
+    """Ends one step's checks after a failure that the later checks depend on."""
+
+
+class _Recorder:
+    """Runs one step's checks: records what passed and what failed; `hidden` says whether hidden checks run."""
+
+    def __init__(self, step: str, hidden: bool, adapter):
+        self.step, self.hidden, self.adapter = step, hidden, adapter
+        self.passed: list[str] = []
+        self.failures: list[CheckFailed] = []
+        self._owned: list = []
+
+    def fail(self, failure: CheckFailed) -> None:
+        for single in failure.failures:
+            single.step = single.step or self.step
+        self.failures.append(failure)
+
+    def call(self, doing: str, function, *args, **kwargs):
+        """Run code that involves the student's (`doing` says what, for the message); stop the step if it fails."""
+        try:
+            return function(*args, **kwargs)
+        except CheckFailed as failure:
+            self.fail(failure)
+        except Exception as error:  # anything the student's code raised
+            self.fail(student_failure(self.step, doing, error))
+        raise _Stop
+
+    def check(self, check, *args, fatal: bool = True, **kwargs) -> str | None:
+        """Run one check; record its note, or its failure (stopping the step when `fatal`)."""
+        try:
+            note = check(*args, **kwargs)
+        except CheckFailed as failure:
+            self.fail(failure)
+            if fatal:
+                raise _Stop from None
+            return None
+        if note:
+            self.passed.append(note)
+        return note
+
+    def own(self, model):
+        """Close this model (a TF1 session) when the step's checks end."""
+        self._owned.append(model)
+        return model
+
+    def close(self) -> None:
+        for model in self._owned:
+            with contextlib.suppress(Exception):
+                self.adapter.close(model)
+
+
+@contextlib.contextmanager
+def _with_reference(function, **replacements):
+    """Run `function` with some names of its module (the notebook) bound to reference objects meanwhile.
+
+    A student's `report` calls their own `accuracy`; the report check swaps in the reference
+    one, so a wrong `accuracy` costs only the accuracy step. Names not defined there are left alone.
+    """
+    namespace = getattr(inspect.unwrap(function), "__globals__", None)
+    if not isinstance(namespace, dict):
+        yield
+        return
+    saved = {name: namespace[name] for name in replacements if name in namespace}
+    namespace.update({name: replacements[name] for name in saved})
+    try:
+        yield
+    finally:
+        namespace.update(saved)
+
+
+def _preprocess(images) -> np.ndarray:
+    return references.preprocess(np.asarray(images))
+
+
+def _parts(splits):
+    """(train, validation, test) of a Splits-like value."""
+    if all(hasattr(splits, name) for name in ("train", "validation", "test")):
+        return splits.train, splits.validation, splits.test
+    if isinstance(splits, (tuple, list)) and len(splits) == 3:
+        return tuple(splits)
+    raise CheckFailed(
+        "return value", "Splits(train, validation, test)", type(splits).__name__, "what load_and_preprocess returns"
+    )
+
+
+def _pair(value, what: str):
+    if isinstance(value, (tuple, list)) and len(value) == 2:
+        return tuple(value)
+    raise CheckFailed("return value", what, type(value).__name__, "the return statement")
+
+
+# The notebook API --------------------------------------------------------------------------
+class StepChecks:
+    """Checks of the seven pipeline steps and the results cell for one framework and dataset."""
+
+    def __init__(self, framework: str, dataset: str = "digits", *, seed: int = 0):
+        if dataset not in SETTINGS:
+            raise ValueError(f"unknown dataset {dataset!r}; expected one of {', '.join(SETTINGS)}")
+        with quiet():  # TensorFlow's start-up chatter
+            self.adapter = frameworks.load(framework)
+            self.device = self.adapter.setup(seed)
+        self.framework, self.dataset, self.seed = framework, dataset, seed
+        self.hp, self.settings = HYPERPARAMETERS[dataset], SETTINGS[dataset]
+        self.reference = self.adapter.reference
+        self._raw = self._holdout = None
+        print(f"Checks ready: framework {framework}, device {self.device}, dataset {dataset}")
+
+    # -- data the checks use -----------------------------------------------------------------
+    @property
+    def raw(self) -> RawData:
+        """The course's data (the reference `download`)."""
+        if self._raw is None:
+            self._raw = load_dataset(self.dataset)
+        return self._raw
+
+    @property
+    def train_raw(self) -> RawData:
+        """The data the training checks use: at most max_train / max_test images of `raw`."""
+        s, raw = self.settings, self.raw
+        return RawData(
+            raw.x_train[: s.max_train], raw.y_train[: s.max_train], raw.x_test[: s.max_test], raw.y_test[: s.max_test]
+        )
+
+    @property
+    def input_dim(self) -> int:
+        return int(np.prod(self.raw.x_train.shape[1:]))
+
+    @property
+    def fixed_batch(self) -> tuple[np.ndarray, np.ndarray]:
+        """The first `batch_size` training images, preprocessed: float32 (B, D), int64 (B,)."""
+        b = self.settings.batch_size
+        return _preprocess(self.raw.x_train[:b]), self.raw.y_train[:b].astype(np.int64)
+
+    @property
+    def holdout(self) -> tuple[np.ndarray, np.ndarray]:
+        """The graders' held-out images, preprocessed, never seen by the pipelines."""
+        if self._holdout is None:
+            x, y = load_holdout(self.dataset)
+            self._holdout = _preprocess(x), np.asarray(y).astype(np.int64)
+        return self._holdout
+
+    # -- reference objects, fresh and seeded -------------------------------------------------
+    def _splits(self):
+        self.adapter.seed(self.seed)
+        s = self.settings
+        return self.reference.load_and_preprocess(
+            self.train_raw, batch_size=s.batch_size, validation_size=s.validation_size, seed=self.seed
+        )
+
+    def _model(self, r: _Recorder):
+        self.adapter.seed(self.seed)
+        return r.own(self.reference.build_model(self.input_dim, NUM_CLASSES, self.hp.hidden_units, seed=self.seed))
+
+    def _setup(self, r: _Recorder):
+        """(model, splits, loss, optimizer), the reference's, untrained."""
+        splits, model = self._splits(), self._model(r)
+        loss, optimizer = self.reference.make_loss_and_optimizer(model, learning_rate=self.hp.learning_rate)
+        return model, splits, loss, optimizer
+
+    def _trained(self, r: _Recorder):
+        """(model, splits): the reference model trained by the reference for the check's epochs."""
+        model, splits, loss, optimizer = self._setup(r)
+        self.reference.train(model, loss, optimizer, splits.train, self.settings.epochs)
+        return model, splits
+
+    def _evaluate(self, model, batches) -> float:
+        """The grader's own accuracy of `model` on every example of `batches`."""
+        x, y = self.adapter.collect(batches)
+        return float(np.mean(np.argmax(self.adapter.predict(model, x), axis=1) == y))
+
+    # -- the steps (each: public checks, then hidden ones when r.hidden) ----------------------
+    def _check_download(self, r: _Recorder, download):
+        raw = r.call(f"your download({self.dataset!r})", download, self.dataset)
+        expected = self.raw
+        r.check(checks.check_raw_data, raw, {f: a.shape for f, a in zip(RAW_FIELDS, expected)})
+        if r.hidden:
+            for name, found, wanted in zip(RAW_FIELDS, tuple(raw), expected):
+                r.check(
+                    checks.check_equal_arrays,
+                    name,
+                    found,
+                    wanted,
+                    "load the course's data with load_dataset(name)",
+                    fatal=False,
+                )
+
+    def _check_load_and_preprocess(self, r: _Recorder, load_and_preprocess):
+        a, s, raw, b = self.adapter, self.settings, self.raw, self.settings.batch_size
+        splits = r.call(
+            f"your load_and_preprocess(raw, batch_size={b}, validation_size={s.validation_size}, seed=0)",
+            load_and_preprocess,
+            raw,
+            batch_size=b,
+            validation_size=s.validation_size,
+            seed=0,
+        )
+        train, validation, test = r.call("reading the splits", _parts, splits)
+        x, y = r.call("taking the first training batch", a.first_batch, train)
+        r.check(
+            checks.check_shape,
+            "x of a batch",
+            x,
+            (b, self.input_dim),
+            "flatten each image to one row of H*W pixels; batch_size rows per batch",
+        )
+        r.check(checks.check_dtype, "x", x, np.float32, "cast the pixels to float32", fatal=False)
+        r.check(checks.check_normalised, "x", x, fatal=False)
+        r.check(checks.check_shape, "y of a batch", y, (b,), "one label per image", fatal=False)
+        r.check(
+            checks.check_dtype,
+            "y",
+            y,
+            np.int64,
+            "labels as int64 (the loss and the TF1 labels placeholder need int64)",
+            fatal=False,
+        )
+        r.check(checks.check_labels, "y", y, fatal=False)
+        counts = [
+            r.call(f"counting the {name} examples", a.count_examples, split)
+            for name, split in zip(("train", "validation", "test"), (train, validation, test))
+        ]
+        r.check(checks.check_split_sizes, counts[0], counts[1], len(raw.x_train), s.validation_size, fatal=False)
+        r.check(
+            checks.check_count,
+            "test",
+            counts[2],
+            len(raw.x_test),
+            "the test split: every test image, once",
+            fatal=False,
+        )
+        if r.hidden:
+            (xt, yt), (xv, yv), (xs, ys) = (
+                r.call("reading every batch", a.collect, split) for split in (train, validation, test)
+            )
+            r.check(
+                checks.check_same_examples,
+                "train + validation",
+                np.concatenate([xt, xv]),
+                np.concatenate([yt, yv]),
+                _preprocess(raw.x_train),
+                raw.y_train,
+                fatal=False,
+            )
+            r.check(checks.check_same_examples, "test", xs, ys, _preprocess(raw.x_test), raw.y_test, fatal=False)
+            again = r.call("reading the training batches a second time", a.collect, train)[0]
+            r.check(checks.check_reshuffled, "train", xt, again, fatal=False)
+
+    def _check_build_model(self, r: _Recorder, build_model):
+        a, d, (x, y) = self.adapter, self.input_dim, self.fixed_batch
+        units = self.hp.hidden_units
+        model = r.own(
+            r.call(
+                f"your build_model({d}, num_classes=10, hidden_units={units}, seed=0)",
+                build_model,
+                d,
+                num_classes=NUM_CLASSES,
+                hidden_units=units,
+                seed=0,
+            )
+        )
+        r.check(a.check_model, model)
+        graph_shapes = {
+            "inputs": ((None, d), "the inputs placeholder: (None, input_dim), None for any batch size"),
+            "labels": ((None,), "the labels placeholder: (None,)"),
+            "logits": ((None, NUM_CLASSES), "the last layer: num_classes outputs, any batch size"),
+        }
+        for name, shape in a.static_shapes(model).items():
+            r.check(checks.check_shape, f"{name} (static)", shape, *graph_shapes[name], none_is_any=False)
+        logits = r.call(f"calling your model on a batch of {len(x)} images", a.predict, model, x)
+        r.check(
+            checks.check_shape,
+            "logits",
+            logits,
+            (len(x), NUM_CLASSES),
+            "the size of the last layer: num_classes outputs",
+        )
+        r.check(checks.check_dtype, "logits", logits, np.float32, "keep the model in float32", fatal=False)
+        r.check(checks.check_finite, "logits", logits, fatal=False)
+        r.check(
+            checks.check_parameters, r.call("counting the trainable parameters", a.parameter_count, model), fatal=False
+        )
+        if r.hidden:
+            few = r.call("calling your model on a batch of 7 images", a.predict, model, x[:7])
+            r.check(
+                checks.check_shape,
+                "logits for 7 images",
+                few,
+                (7, NUM_CLASSES),
+                "the batch dimension: any batch size, not a fixed one",
+                fatal=False,
+            )
+            r.check(checks.check_varies, "logits", logits, fatal=False)
+            r.check(checks.check_untrained_loss, checks.cross_entropy(logits, y), NUM_CLASSES, fatal=False)
+
+    def _check_make_loss_and_optimizer(self, r: _Recorder, make_loss_and_optimizer):
+        a, (x, y), lr = self.adapter, self.fixed_batch, self.hp.learning_rate
+        model = self._model(r)
+        returned = r.call(
+            f"your make_loss_and_optimizer(model, learning_rate={lr:g})",
+            make_loss_and_optimizer,
+            model,
+            learning_rate=lr,
+        )
+        loss, optimizer = r.call("reading the returned pair", _pair, returned, "a pair (loss, optimizer)")
+        value = r.call(f"computing your loss on a batch of {len(x)}", a.loss_value, loss, model, x, y)
+        r.check(checks.check_loss_matches, value, checks.cross_entropy(a.predict(model, x), y))
+        if r.hidden:
+            splits = self._splits()
+            history = r.call(
+                "training the course's model with your loss and optimizer",
+                self.reference.train,
+                model,
+                loss,
+                optimizer,
+                splits.train,
+                self.settings.epochs,
+            )
+            r.check(checks.check_history, history)
+            r.check(checks.check_decreasing, history, hint=LOSS_HINT, fatal=False)
+            r.check(
+                checks.check_accuracy_at_least,
+                f"test accuracy after {len(history)} steps with your loss and optimizer",
+                self._evaluate(model, splits.test),
+                self.settings.min_accuracy,
+                LOSS_HINT,
+            )
+
+    def _check_accuracy(self, r: _Recorder, accuracy):
+        for case in checks.CASES if r.hidden else (checks.PUBLIC_CASE,):
+            value = r.call(
+                f"your accuracy on {case.name}", self.adapter.metric_value, accuracy, case.logits, case.labels
+            )
+            r.check(checks.check_metric, value, case, fatal=False)
+
+    def _check_train(self, r: _Recorder, train):
+        model, splits, loss, optimizer = self._setup(r)
+        epochs = self.settings.epochs
+        steps = epochs * self.adapter.count_batches(splits.train)
+        history = r.call(
+            f"your train(model, loss, optimizer, batches, epochs={epochs})",
+            train,
+            model,
+            loss,
+            optimizer,
+            splits.train,
+            epochs,
+        )
+        r.check(checks.check_history, history, steps)
+        r.check(checks.check_decreasing, history, hint=TRAIN_HINTS[self.framework], fatal=False)
+        if r.hidden:
+            r.check(
+                checks.check_accuracy_at_least,
+                f"test accuracy after your {len(history)} training steps",
+                self._evaluate(model, splits.test),
+                self.settings.min_accuracy,
+                TRAIN_HINTS[self.framework],
+            )
+
+    def _check_report(self, r: _Recorder, report):
+        model, splits = self._trained(r)
+        cases = [("", splits)]
+        if r.hidden:  # other splits: the report must evaluate the splits it is given
+            cases.append(
+                ("with other splits", Splits(train=splits.test, validation=splits.validation, test=splits.validation))
+            )
+        for context, given in cases:
+            expected = {
+                "train_accuracy": self._evaluate(model, given.train),
+                "test_accuracy": self._evaluate(model, given.test),
+            }
+            with _with_reference(report, accuracy=self.reference.accuracy):
+                result = r.call("your report(model, splits)", report, model, given)
+            r.check(checks.check_report, result, expected, context=context, fatal=False)
+
+    # -- running -----------------------------------------------------------------------------
+    def _run(self, step: str, objects: tuple, caller_namespace: dict, hidden: bool) -> _Recorder:
+        r = _Recorder(step, hidden, self.adapter)
+        function = objects[0] if objects else caller_namespace.get(step)
+        if function is None or not callable(function):
+            found = "nothing" if function is None else type(function).__name__
+            r.fail(
+                CheckFailed(f"the function {step}", "a function", found, f"run the cell of {step_label(step)} first")
+            )
+            return r
+        with quiet(self.adapter):
+            try:
+                self.adapter.seed(self.seed)
+                getattr(self, f"_check_{step}")(r, function)
+            except _Stop:
+                pass
+            except CheckFailed as failure:
+                r.fail(failure)
+            except Exception as error:  # the student's objects were not what the check could read
+                r.fail(
+                    CheckFailed(
+                        f"could not check what the code returned: {type(error).__name__}: {_short(error)}",
+                        hint=f"the cell of {step_label(step)} and its docstring",
+                    )
+                )
+            finally:
+                r.close()
+        return r
+
+    def _known(self, step: str) -> None:
+        if step not in STEPS:
+            raise ValueError(f"unknown step {step!r}; expected one of {', '.join(STEPS)}")
+
+    def public(self, step: str, *objects) -> bool:
+        """Run the public checks of `step` on the student's function (default: the notebook's `step`).
+
+        Prints '✓ step N (name): what passed' to stdout, or one '✗ ...' line per failure to
+        stderr; returns True or False; never raises.
+        """
+        try:
+            self._known(step)
+            if step == "results":
+                return self.public_results(*objects)
+            r = self._run(step, objects, _caller_namespace(), hidden=False)
+        except Exception as error:  # never raise in a self-check
+            print(f"✗ {step}: the check itself failed: {type(error).__name__}: {_short(error)}", file=sys.stderr)
+            return False
+        if r.failures:
+            for failure in r.failures:
+                print(f"✗ {failure}".replace("\n", "\n✗ "), file=sys.stderr)
+            return False
+        print(f"✓ {step_label(step)}: " + "; ".join(r.passed))
+        return True
+
+    def hidden(self, step: str, *objects) -> None:
+        """Run the public and hidden checks of `step`; raise CheckFailed with every failure, else print ✓."""
+        self._known(step)
+        if step == "results":
+            raise ValueError("the results cell is scored by score_results(model, points)")
+        r = self._run(step, objects, _caller_namespace(), hidden=True)
+        if r.failures:
+            raise CheckFailed.combine(r.failures) from None
+        print(f"✓ {step_label(step)} (public and hidden checks): " + "; ".join(r.passed))
+
+    @contextlib.contextmanager
+    def guard(self, what: str):
+        """Turn an exception in the block into one stderr line (and no traceback); the notebook goes on."""
+        try:
+            yield
+        except Exception as error:
+            print(
+                f"✗ {what} stopped: {type(error).__name__}: {_short(error)}. "
+                "Fix the step(s) whose self-check failed above, then re-run this cell.",
+                file=sys.stderr,
+            )
+
+    def plot_losses(self, history) -> None:
+        """Plot the loss of every training step (nothing but a stderr note when there is no history)."""
+        if history is None or len(history) == 0:
+            print("✗ no losses to plot: train returned nothing; fix step 6 (train) first.", file=sys.stderr)
+            return
+        import matplotlib.pyplot as plt
+
+        values = [float(v) for v in history]
+        figure, axes = plt.subplots(figsize=(7, 3.5))
+        axes.plot(range(1, len(values) + 1), values, linewidth=1)
+        axes.set(xlabel="training step", ylabel="loss", title=f"Training loss ({self.framework}, {self.dataset})")
+        axes.grid(alpha=0.3)
+        with warnings.catch_warnings():  # a non-interactive backend warns on show()
+            warnings.simplefilter("ignore")
+            plt.show()
+        plt.close(figure)
+
+    # -- the results cell --------------------------------------------------------------------
+    def target(self) -> float:
+        """The reference model's held-out accuracy (graders/references.json)."""
+        return float(references.reference_figures(self.dataset, self.framework)["holdout_accuracy"])
+
+    def holdout_accuracy(self, model) -> float:
+        """Accuracy of a trained model on the held-out images; CheckFailed when it cannot be evaluated."""
+        if model is None:
+            raise CheckFailed(
+                "the whole-pipeline cell did not produce a trained model; fix the steps above first", step="results"
+            )
+        x, y = self.holdout
+        try:
+            with quiet(self.adapter):
+                self.adapter.check_model(model)
+                logits = self.adapter.predict(model, x)
+                checks.check_shape("logits on the held-out images", logits, (len(x), NUM_CLASSES))
+        except Exception as error:
+            what = error.line() if isinstance(error, CheckFailed) else f"{type(error).__name__}: {_short(error)}"
+            raise CheckFailed(
+                f"the trained model could not be evaluated ({what.rstrip('.')}); the whole-pipeline cell did not "
+                "produce a usable trained model: fix the steps above first",
+                step="results",
+            ) from None
+        return float(np.mean(np.argmax(logits, axis=1) == y))
+
+    def public_results(self, model) -> bool:
+        """Print the held-out accuracy of the student's trained model against the target; never raises."""
+        try:
+            accuracy = self.holdout_accuracy(model)
+        except Exception as error:
+            print(f"✗ {error}", file=sys.stderr)
+            return False
+        n = len(self.holdout[1])
+        try:
+            target = self.target()
+        except LookupError:
+            print(f"results: held-out accuracy {accuracy:.4f} on {n} images (no reference figure stored)")
+            return True
+        full = target - RESULTS_MARGIN
+        mark = "✓" if accuracy >= full else "~"
+        print(
+            f"{mark} results: held-out accuracy {accuracy:.4f} on {n} images; reference {target:.4f}: "
+            f"full points from {full:.4f}, partial credit down to {RESULTS_FLOOR:.2f}"
+        )
+        return True
+
+    def score_results(self, model, points: float) -> float:
+        """Points earned by the student's trained model (see checks.accuracy.points_for); CheckFailed if unusable."""
+        accuracy, target = self.holdout_accuracy(model), self.target()
+        earned = points_for(accuracy, target, points, floor=RESULTS_FLOOR, margin=RESULTS_MARGIN)
+        print(
+            f"results: held-out accuracy {accuracy:.4f} (reference {target:.4f}) earns {earned:g} of {points:g} points"
+        )
+        return float(earned)
+
+
+def _caller_namespace() -> dict:
+    """The globals and locals of the code that called a StepChecks method (the notebook)."""
+    frame = sys._getframe(2)
+    return {**frame.f_globals, **frame.f_locals}

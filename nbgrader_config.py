@@ -1,0 +1,48 @@
+"""nbgrader configuration for the "TensorFlow and PyTorch" course (nbgrader 0.9.6).
+
+The course directory is the folder holding this file (the repository root): `source/`,
+`release/`, `submitted/`, `autograded/`, `feedback/` and `gradebook.db` live here.
+nbgrader reads this file when it runs from this folder; `python -m graders release` and
+the grading helpers run it from here.
+
+Environment overrides:
+  NBGRADER_EXCHANGE     exchange directory (default: <course>/.exchange, created if missing)
+  COURSE_CELL_TIMEOUT   seconds one cell may run during validate/autograde (default 300)
+"""
+
+import os
+
+c = get_config()  # noqa: F821 - provided by traitlets when it loads this file
+
+COURSE_ROOT = os.path.dirname(os.path.abspath(__file__))
+
+# --- course directory ------------------------------------------------------------------------
+c.CourseDirectory.root = COURSE_ROOT
+c.CourseDirectory.course_id = "tf-pytorch"
+c.CourseDirectory.source_directory = "source"
+c.CourseDirectory.release_directory = "release"
+
+# --- exchange: a folder this user can write, no root needed ----------------------------------
+_exchange = os.environ.get("NBGRADER_EXCHANGE") or os.path.join(COURSE_ROOT, ".exchange")
+os.makedirs(_exchange, exist_ok=True)
+c.Exchange.root = _exchange
+
+# --- generate_assignment: what students get --------------------------------------------------
+c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedError()"}
+c.ClearSolutions.text_stub = "YOUR ANSWER HERE"
+c.ClearSolutions.begin_solution_delimeter = "BEGIN SOLUTION"  # nbgrader's spelling
+c.ClearSolutions.end_solution_delimeter = "END SOLUTION"
+c.ClearSolutions.enforce_metadata = True
+c.ClearHiddenTests.begin_test_delimeter = "BEGIN HIDDEN TESTS"
+c.ClearHiddenTests.end_test_delimeter = "END HIDDEN TESTS"
+c.ClearHiddenTests.enforce_metadata = True
+
+# --- execution (validate, autograde) ----------------------------------------------------------
+# One kernel for all assignments: `python -m graders install-kernel` installs it.
+c.Execute.kernel_name = "tf-pytorch-course"
+c.Execute.timeout = int(os.environ.get("COURSE_CELL_TIMEOUT", "300"))
+c.Execute.interrupt_on_timeout = True
+c.Execute.startup_timeout = 120
+# Output of a busy TensorFlow cell can trail its reply on a loaded machine; nbgrader makes a
+# late output an error (raise_on_iopub_timeout), so wait longer than the default 4 s.
+c.Execute.iopub_timeout = 30

@@ -1,0 +1,391 @@
+"""Assignment 4, framework_comparison: the reference agrees with itself across frameworks and passes
+every check; typical wrong solutions fail with a message that points at the mistake."""
+
+import numpy as np
+import pytest
+import tensorflow as tf
+import torch
+
+from graders.comparison import CheckFailed, ComparisonChecks
+from solutions import comparison as ref
+
+v1 = tf.compat.v1
+
+REFERENCE = {
+    "weights_to_torch": (ref.numpy_to_torch, ref.torch_to_numpy),
+    "weights_to_keras": (ref.numpy_to_keras, ref.keras_to_numpy),
+    "same_logits": (ref.tf1_mlp, ref.logits_in_three_frameworks),
+    "pad_batch": (ref.pad_batch,),
+    "static_bag": (ref.masked_mean, ref.static_bag),
+    "dynamic_bag": (ref.torch_bag, ref.dynamic_bag),
+}
+
+
+@pytest.fixture(scope="module")
+def check():
+    return ComparisonChecks()
+
+
+def fails(check, step, *objects, match, public=False):
+    """Assert the hidden checks (or only the public ones) reject `objects` with a message matching `match`."""
+    if public:
+        failure = None
+        try:
+            for _ in check._run(step, objects, hidden=False):
+                pass
+        except CheckFailed as error:
+            failure = error
+        assert failure is not None, "the public checks passed a wrong solution"
+    else:
+        with pytest.raises(CheckFailed) as caught:
+            check.hidden(step, *objects)
+        failure = caught.value
+    assert match in str(failure), str(failure)
+    return str(failure)
+
+
+# The reference itself --------------------------------------------------------------------------
+def test_three_frameworks_agree_with_numpy():
+    weights = ref.random_weights(7, 5, 4, seed=5)
+    x = np.random.default_rng(5).normal(size=(9, 7)).astype(np.float32)
+    logits = ref.logits_in_three_frameworks(weights, x)
+    assert set(logits) == {"tf1", "tf2", "torch"}
+    for framework, values in logits.items():
+        assert values.dtype == np.float32 and values.shape == (9, 4), framework
+        np.testing.assert_allclose(values, ref.numpy_mlp(weights, x), rtol=1e-5, atol=1e-6, err_msg=framework)
+
+
+def test_weights_round_trip_exactly():
+    weights = ref.random_weights(6, 5, 3, seed=6)
+    for read in (ref.torch_to_numpy(ref.torch_mlp(weights)), ref.keras_to_numpy(ref.tf2_mlp(weights))):
+        assert set(read) == set(weights)
+        for name in weights:
+            assert read[name].dtype == np.float32
+            np.testing.assert_array_equal(read[name], weights[name])
+    assert ref.torch_mlp(weights).hidden.weight.shape == (5, 6)  # nn.Linear: (out, in)
+
+
+def test_pad_batch():
+    ids, mask = ref.pad_batch([[3, 0], [5, 6, 7], [8]], pad_id=0, max_len=4)
+    np.testing.assert_array_equal(ids, [[3, 0, 0, 0], [5, 6, 7, 0], [8, 0, 0, 0]])
+    np.testing.assert_array_equal(mask, [[1, 1, 0, 0], [1, 1, 1, 0], [1, 0, 0, 0]])
+    assert ids.dtype == np.int64 and mask.dtype == np.float32
+    with pytest.raises(ValueError):
+        ref.pad_batch([[1, 2, 3]], max_len=2)
+
+
+def test_static_padded_masked_equals_dynamic():
+    rng = np.random.default_rng(7)
+    weights = ref.bag_weights(20, 6, 4, seed=7)
+    sequences = [list(rng.integers(0, 20, rng.integers(1, 11))) for _ in range(12)]
+    model = ref.static_bag(weights, max_len=10)
+    try:
+        static = ref.run_static_bag(model, sequences)
+    finally:
+        model.session.close()
+    dynamic = ref.dynamic_bag(weights, sequences)
+    assert static.shape == dynamic.shape == (12, 4)
+    np.testing.assert_allclose(static, dynamic, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(dynamic, ref.numpy_bag(weights, sequences), rtol=1e-5, atol=1e-6)
+
+
+def test_tracing_once_per_signature():
+    weights = ref.bag_weights()
+    assert ref.count_traces(weights, [3, 5, 7, 5, 3], with_signature=False) == 3
+    assert ref.count_traces(weights, [3, 5, 7, 5, 3], with_signature=True) == 1
+    times = ref.seconds_per_batch(weights, [[[1, 2], [3]], [[4, 5, 6]], [[7]]], max_len=4)
+    assert len(times) == 5 and all(t > 0 for t in times.values())
+
+
+@pytest.mark.parametrize("step", list(REFERENCE))
+def test_reference_passes_every_check_silently(check, step, capsys):
+    check.public(step, *REFERENCE[step])
+    check.hidden(step, *REFERENCE[step])
+    out, err = capsys.readouterr()
+    assert err == ""
+    assert "✓" in out and "✗" not in out
+
+
+# The notebook API -------------------------------------------------------------------------------
+def test_public_never_raises_and_reports_on_stderr(check, capsys):
+    def unfilled(*args, **kwargs):
+        raise NotImplementedError()
+
+    check.public("pad_batch", unfilled)
+    check.public("weights_to_torch", ref.numpy_to_torch)  # one object short
+    check.public("no_such_step", unfilled)
+    out, err = capsys.readouterr()
+    assert err.count("✗") == 3
+    assert "not written yet" in err and "keep the test cell as given" in err
+
+
+def test_hidden_raises_assertion_error(check):
+    with pytest.raises(AssertionError, match="not written yet"):
+        check.hidden("pad_batch", lambda *a, **k: (_ for _ in ()).throw(NotImplementedError()))
+
+
+def test_guard_turns_errors_into_one_stderr_line(check, capsys):
+    with check.guard("the demo"):
+        raise NotImplementedError()
+    with check.guard("the demo"):
+        raise ValueError("boom")
+    with check.guard("the demo"):
+        print("fine")
+    out, err = capsys.readouterr()
+    assert out == "fine\n"
+    assert err.count("✗ the demo stopped") == 2 and "ValueError: boom" in err
+
+
+# Wrong solutions: weights -----------------------------------------------------------------------
+def to_torch(transpose=True, no_grad=True, reshape=False, replace=False, return_module=True):
+    def numpy_to_torch(weights, module):
+        for name in ("hidden", "logits"):
+            linear, kernel = getattr(module, name), torch.as_tensor(weights[f"{name}/kernel"])
+            kernel = kernel.reshape(kernel.shape[::-1]) if reshape else kernel.T if transpose else kernel
+            if replace:
+                linear.weight = torch.nn.Parameter(kernel)
+                continue
+            if no_grad:
+                with torch.no_grad():
+                    linear.weight.copy_(kernel)
+            else:
+                linear.weight.copy_(kernel)
+            with torch.no_grad():
+                linear.bias.copy_(torch.as_tensor(weights[f"{name}/bias"]))
+        return module if return_module else None
+
+    return numpy_to_torch
+
+
+def from_torch(transpose=True, copy=True, detach=True):
+    def torch_to_numpy(module):
+        out = {}
+        for name in ("hidden", "logits"):
+            linear = getattr(module, name)
+            weight, bias = (linear.weight.detach(), linear.bias.detach()) if detach else (linear.weight, linear.bias)
+            kernel = weight.numpy().T if transpose else weight.numpy()
+            out[f"{name}/kernel"], out[f"{name}/bias"] = (kernel.copy(), bias.numpy().copy()) if copy else (kernel, bias.numpy())
+        return out
+
+    return torch_to_numpy
+
+
+def test_forgotten_transpose_raises_in_public(check):
+    message = fails(check, "weights_to_torch", to_torch(transpose=False), ref.torch_to_numpy, match="did you transpose", public=True)
+    assert "expected" in message and "found" in message
+
+
+def test_forgotten_transpose_on_square_layers_caught_by_values(check):
+    # Square layers: copy_ succeeds, only the values are wrong.
+    def square_only(weights, module):
+        return (to_torch(transpose=False) if weights["hidden/kernel"].shape == (4, 4) else ref.numpy_to_torch)(weights, module)
+
+    fails(check, "weights_to_torch", square_only, ref.torch_to_numpy, match="raises no shape error")
+
+
+def test_reshape_is_not_transpose(check):
+    fails(check, "weights_to_torch", to_torch(reshape=True), ref.torch_to_numpy, match="it is not a transpose", public=True)
+
+
+def test_copy_without_no_grad(check):
+    fails(check, "weights_to_torch", to_torch(no_grad=False), ref.torch_to_numpy, match="torch.no_grad()", public=True)
+
+
+def test_new_parameters_instead_of_in_place_copy(check):
+    fails(check, "weights_to_torch", to_torch(replace=True), ref.torch_to_numpy, match="new parameter objects", public=True)
+
+
+def test_numpy_to_torch_must_return_the_module(check):
+    fails(check, "weights_to_torch", to_torch(return_module=False), ref.torch_to_numpy, match="return module", public=True)
+
+
+def test_torch_to_numpy_mistakes(check):
+    fails(check, "weights_to_torch", ref.numpy_to_torch, from_torch(transpose=False), match="transpose nn.Linear's", public=True)
+    fails(check, "weights_to_torch", ref.numpy_to_torch, from_torch(detach=False), match=".detach()", public=True)
+    # Views pass the public checks; the hidden check changes the parameters afterwards.
+    for _ in ComparisonChecks._weights_to_torch(check, ref.numpy_to_torch, from_torch(copy=False), hidden=False):
+        pass
+    fails(check, "weights_to_torch", ref.numpy_to_torch, from_torch(copy=False), match="shares memory")
+
+
+def test_keras_needs_no_transpose(check):
+    def transposing(weights, model):
+        for name in ("hidden", "logits"):
+            model.get_layer(name).kernel.assign(weights[f"{name}/kernel"].T)
+            model.get_layer(name).bias.assign(weights[f"{name}/bias"])
+        return model
+
+    fails(check, "weights_to_keras", transposing, ref.keras_to_numpy, match="no transpose here", public=True)
+
+    def transposing_square(weights, model):
+        return (transposing if weights["hidden/kernel"].shape == (4, 4) else ref.numpy_to_keras)(weights, model)
+
+    fails(check, "weights_to_keras", transposing_square, ref.keras_to_numpy, match="no transpose here")
+
+
+def test_keras_to_numpy_returns_arrays(check):
+    def tensors(model):
+        return {f"{n}/{k}": getattr(model.get_layer(n), k).value for n in ("hidden", "logits") for k in ("kernel", "bias")}
+
+    fails(check, "weights_to_keras", ref.numpy_to_keras, tensors, match="np.ndarray", public=True)
+
+
+# Wrong solutions: the TF1 MLP and the three frameworks ------------------------------------------
+def tf1_variant(relu=True, initialise=True, constants=False, batch=None):
+    def tf1_mlp(weights):
+        graph = tf.Graph()
+        with graph.as_default():
+            inputs = v1.placeholder(tf.float32, (batch, weights["hidden/kernel"].shape[0]))
+            x = inputs
+            for name in ("hidden", "logits"):
+                make = (lambda a, n: tf.constant(a, name=n)) if constants else (lambda a, n: v1.get_variable(n, initializer=a))
+                with v1.variable_scope(name):
+                    kernel, bias = make(weights[f"{name}/kernel"], "kernel"), make(weights[f"{name}/bias"], "bias")
+                x = tf.matmul(x, kernel) + bias
+                x = tf.nn.relu(x) if name == "hidden" and relu else x
+            session = v1.Session(graph=graph)
+            if initialise:
+                session.run(v1.global_variables_initializer())
+        return ref.TF1MLP(graph, inputs, x, session)
+
+    return tf1_mlp
+
+
+def test_tf1_mlp_mistakes(check):
+    fails(check, "same_logits", tf1_variant(relu=False), ref.logits_in_three_frameworks, match="needs its ReLU", public=True)
+    fails(check, "same_logits", tf1_variant(initialise=False), ref.logits_in_three_frameworks,
+          match="global_variables_initializer", public=True)
+    fails(check, "same_logits", tf1_variant(batch=5), ref.logits_in_three_frameworks, match="None for the batch axis",
+          public=True)
+    fails(check, "same_logits", tf1_variant(constants=True), ref.logits_in_three_frameworks, match="cannot be trained")
+
+
+def test_three_frameworks_must_return_arrays(check):
+    def tensors(weights, x):
+        logits = ref.logits_in_three_frameworks(weights, x)
+        logits["torch"] = torch.as_tensor(logits["torch"])
+        return logits
+
+    fails(check, "same_logits", ref.tf1_mlp, tensors, match=".detach().cpu().numpy()", public=True)
+
+    def missing(weights, x):
+        return {k: v for k, v in ref.logits_in_three_frameworks(weights, x).items() if k != "tf2"}
+
+    fails(check, "same_logits", ref.tf1_mlp, missing, match="keys", public=True)
+
+
+# Wrong solutions: padding and masks -------------------------------------------------------------
+def test_pad_batch_mistakes(check):
+    def mask_from_ids(sequences, pad_id=0, max_len=None):
+        ids, _ = ref.pad_batch(sequences, pad_id, max_len)
+        return ids, (ids != pad_id).astype(np.float32)
+
+    fails(check, "pad_batch", mask_from_ids, match="from the lengths", public=True)
+
+    def zero_padding(sequences, pad_id=0, max_len=None):
+        ids, mask = ref.pad_batch(sequences, 0, max_len)
+        return ids, mask
+
+    fails(check, "pad_batch", zero_padding, match="pad with pad_id=7")
+
+    def inverted(sequences, pad_id=0, max_len=None):
+        ids, mask = ref.pad_batch(sequences, pad_id, max_len)
+        return ids, 1.0 - mask
+
+    fails(check, "pad_batch", inverted, match="not the other way round", public=True)
+
+    def float64_mask(sequences, pad_id=0, max_len=None):
+        ids, mask = ref.pad_batch(sequences, pad_id, max_len)
+        return ids, mask.astype(np.float64)
+
+    fails(check, "pad_batch", float64_mask, match="dtype float32", public=True)
+
+    def longest_only(sequences, pad_id=0, max_len=None):
+        return ref.pad_batch(sequences, pad_id)
+
+    fails(check, "pad_batch", longest_only, match="pad to max_len=7")
+
+    def truncating(sequences, pad_id=0, max_len=None):
+        return ref.pad_batch([s[:max_len] for s in sequences] if max_len else sequences, pad_id, max_len)
+
+    fails(check, "pad_batch", truncating, match="raise ValueError")
+
+
+def test_masked_mean_mistakes(check):
+    def plain_mean(embedded, mask):
+        return tf.reduce_mean(embedded, axis=1)
+
+    fails(check, "static_bag", plain_mean, ref.static_bag, match="padding included", public=True)
+
+    def divide_by_t(embedded, mask):
+        return tf.reduce_sum(embedded * mask[:, :, tf.newaxis], axis=1) / tf.cast(tf.shape(mask)[1], tf.float32)
+
+    fails(check, "static_bag", divide_by_t, ref.static_bag, match="not by T", public=True)
+
+    def static_width(embedded, mask):
+        return tf.reduce_sum(embedded * mask[:, :, tf.newaxis], axis=1) / tf.reduce_sum(mask, axis=1, keepdims=True) * (
+            embedded.shape[1] / embedded.shape[1]
+        )
+
+    fails(check, "static_bag", static_width, ref.static_bag, match="no static T")
+
+
+def test_static_bag_without_mask(check):
+    def unmasked_graph(weights, max_len):
+        model = ref.static_bag(weights, max_len)
+        with model.graph.as_default():
+            variables = {v.op.name: v for v in v1.global_variables()}
+            embedding, kernel, bias = (variables[n] for n in ("embedding", "logits/kernel", "logits/bias"))
+            mean = tf.reduce_mean(tf.nn.embedding_lookup(embedding, model.ids), axis=1)
+            logits = tf.matmul(mean, kernel) + bias
+        return model._replace(logits=logits)
+
+    fails(check, "static_bag", ref.masked_mean, unmasked_graph, match="the padding (id 0) went into the mean", public=True)
+
+    def int32_ids(weights, max_len):
+        model = ref.static_bag(weights, max_len)
+        with model.graph.as_default():
+            ids = v1.placeholder(tf.int32, (None, max_len))
+        return model._replace(ids=ids)
+
+    fails(check, "static_bag", ref.masked_mean, int32_ids, match="dtype int64", public=True)
+
+
+# Wrong solutions: the dynamic bag ---------------------------------------------------------------
+def test_dynamic_bag_mistakes(check):
+    def untransposed_on_square(weights):
+        bag = ref.torch_bag(weights)
+        if weights["logits/kernel"].shape[0] == weights["logits/kernel"].shape[1]:
+            with torch.no_grad():
+                bag.logits.weight.copy_(torch.as_tensor(weights["logits/kernel"]))
+        return bag
+
+    fails(check, "dynamic_bag", untransposed_on_square, ref.dynamic_bag, match="did you transpose")
+
+    class SumBag(ref.TorchBag):
+        def forward(self, sequences):
+            return self.logits(torch.stack([self.embedding(ids).sum(dim=0) for ids in sequences]))
+
+    def sum_bag(weights):
+        bag = SumBag(*weights["embedding"].shape, weights["logits/kernel"].shape[1])
+        bag.load_state_dict(ref.torch_bag(weights).state_dict())
+        return bag
+
+    fails(check, "dynamic_bag", sum_bag, ref.dynamic_bag, match="the mean over each sequence's tokens", public=True)
+
+    class CutBag(ref.TorchBag):
+        def forward(self, sequences):
+            means = [self.embedding(ids).mean(dim=0).detach().numpy() for ids in sequences]
+            return self.logits(torch.as_tensor(np.stack(means))).detach()
+
+    def cut_bag(weights):
+        bag = CutBag(*weights["embedding"].shape, weights["logits/kernel"].shape[1])
+        bag.load_state_dict(ref.torch_bag(weights).state_dict())
+        return bag
+
+    fails(check, "dynamic_bag", cut_bag, ref.dynamic_bag, match="the graph was cut")
+
+    def returns_tensor(weights, sequences):
+        return torch.as_tensor(ref.dynamic_bag(weights, sequences))
+
+    fails(check, "dynamic_bag", ref.torch_bag, returns_tensor, match=".detach().cpu().numpy()", public=True)
