@@ -43,6 +43,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from graders.kernel import KERNELSPEC
+from graders.quiet import fd2_silenced
 
 REPO = Path(__file__).resolve().parent.parent
 EXERCISES = REPO / "exercises"
@@ -323,20 +324,8 @@ def _quiet_import(module: str):
     if module in sys.modules:
         yield
         return
-    sys.stderr.flush()
-    try:
-        saved = os.dup(2)
-    except OSError:  # pragma: no cover - no file descriptor 2
+    with fd2_silenced():
         yield
-        return
-    try:
-        with open(os.devnull, "w") as devnull:
-            os.dup2(devnull.fileno(), 2)
-            yield
-    finally:
-        sys.stderr.flush()
-        os.dup2(saved, 2)
-        os.close(saved)
 
 
 def _object_source(module, name: str, cell: ExerciseCell) -> str:

@@ -96,6 +96,83 @@ def _run_install_kernel(args) -> int:
 
 
 # --------------------------------------------------------------------------------------------
+# check (students), autograde / feedback / export (teaching staff)
+
+
+def _add_check_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("notebook", type=Path, metavar="NOTEBOOK", help="the .ipynb to check (it is not modified)")
+    parser.add_argument("--timeout", type=int, default=600, help="seconds one cell may run (default 600)")
+
+
+def _run_check(args) -> int:
+    from graders.report import check_notebook, format_reports
+
+    if not args.notebook.is_file():
+        raise UsageError(f"{args.notebook}: no such notebook")
+    reports = check_notebook(args.notebook, timeout=args.timeout)
+    print(format_reports(reports))
+    return 0 if all(r.passed for r in reports) else 1
+
+
+def _add_autograde_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("assignment", metavar="ASSIGNMENT")
+    parser.add_argument("--student", dest="students", action="append", help="grade only this student (repeatable)")
+    parser.add_argument("--jobs", type=int, default=None, help="submissions graded at once (default: one per GPU, else cores/2)")
+    parser.add_argument("--scheduler", default=None, help="Dask scheduler address (tcp://host:8786) to grade on a cluster")
+    parser.add_argument("--timeout", type=float, default=None, help="seconds one submission may take in all")
+    parser.add_argument("--root", type=Path, default=None, help="course directory (default: the repository)")
+
+
+def _course_root(args) -> Path:
+    from graders import build
+
+    return (args.root or build.REPO).resolve()
+
+
+def _run_autograde(args) -> int:
+    from graders.autograde import autograde, scores
+
+    root = _course_root(args)
+    if not (root / "source" / args.assignment).is_dir():
+        raise UsageError(f"no assignment {args.assignment!r} in {root / 'source'}")
+    outcomes = autograde(root, args.assignment, args.students, jobs=args.jobs, scheduler=args.scheduler, timeout=args.timeout)
+    table = scores(root, args.assignment)
+    for outcome in outcomes:
+        cells = table.get(outcome.student, {})
+        earned, available = sum(s for s, _ in cells.values()), sum(m for _, m in cells.values())
+        status = "graded" if outcome.graded else f"NOT GRADED: {outcome.message}"
+        print(f"{outcome.student:<24} {earned:>6g} / {available:<6g} {outcome.seconds:6.1f} s  {status}")
+    print(f"{sum(o.graded for o in outcomes)} of {len(outcomes)} submissions graded into {root / 'gradebook.db'}")
+    return 0 if all(o.graded for o in outcomes) else 1
+
+
+def _add_feedback_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("assignment", metavar="ASSIGNMENT")
+    parser.add_argument("--root", type=Path, default=None, help="course directory (default: the repository)")
+
+
+def _run_feedback(args) -> int:
+    from graders.autograde import generate_feedback
+
+    done = generate_feedback(_course_root(args), args.assignment)
+    print(done.stdout + done.stderr if done.returncode else f"feedback written under {_course_root(args) / 'feedback'}")
+    return 0 if done.returncode == 0 else 1
+
+
+def _add_export_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("csv", type=Path, metavar="CSV", help="where to write the grades")
+    parser.add_argument("--root", type=Path, default=None, help="course directory (default: the repository)")
+
+
+def _run_export(args) -> int:
+    from graders.autograde import export_grades
+
+    done = export_grades(_course_root(args), args.csv)
+    print(done.stdout + done.stderr if done.returncode else f"grades written to {args.csv}")
+    return 0 if done.returncode == 0 else 1
+
+
+# --------------------------------------------------------------------------------------------
 # The commands. Add a subcommand with one entry here.
 
 COMMANDS: dict[str, Command] = {
@@ -104,10 +181,12 @@ COMMANDS: dict[str, Command] = {
         "build, then nbgrader generate_assignment into release/<a>/<a>.ipynb", _add_release_arguments, _run_release
     ),
     "install-kernel": Command("install the tf-pytorch-course Jupyter kernel", _add_kernel_arguments, _run_install_kernel),
-    # ---- owned elsewhere: add them below ---------------------------------------------------
-    # "check":     Command("run a notebook's self-checks", <adds NOTEBOOK>, <runs it>),
-    # "autograde": Command("nbgrader autograde an assignment", <adds ASSIGNMENT>, <runs it>),
-    # ---- end of commands owned elsewhere ---------------------------------------------------
+    "check": Command("run a notebook and report each graded step, as autograde would", _add_check_arguments, _run_check),
+    "autograde": Command(
+        "nbgrader autograde every submission of an assignment, in parallel", _add_autograde_arguments, _run_autograde
+    ),
+    "feedback": Command("nbgrader generate_feedback: an HTML report per student", _add_feedback_arguments, _run_feedback),
+    "export": Command("nbgrader export: every grade into a CSV file", _add_export_arguments, _run_export),
 }
 
 

@@ -32,9 +32,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # before TensorFlow is impor
 
 import contextlib
 import inspect
-import io
 import sys
-import tempfile
 import warnings
 from collections.abc import Callable, Iterator
 
@@ -44,6 +42,7 @@ import torch
 from torch import nn
 
 from graders.checks import CheckFailed
+from graders.quiet import quiet
 from solutions import comparison as reference
 from solutions.devices import tensorflow_device
 from solutions.torch_pipeline import MLP
@@ -62,34 +61,6 @@ NO_GRAD = "copy into the parameters in place inside `with torch.no_grad():` (par
 
 
 # Helpers ------------------------------------------------------------------------------------
-@contextlib.contextmanager
-def _fd2_silenced():
-    """Send file descriptor 2 (C++ logs of TensorFlow and PyTorch) to a scratch file meanwhile."""
-    try:
-        sys.stderr.flush()
-        saved = os.dup(2)
-    except (OSError, ValueError, AttributeError):  # no real fd 2: nothing to silence
-        yield
-        return
-    try:
-        with tempfile.TemporaryFile() as sink:
-            os.dup2(sink.fileno(), 2)
-            try:
-                yield
-            finally:
-                os.dup2(saved, 2)
-    finally:
-        os.close(saved)
-
-
-@contextlib.contextmanager
-def _quiet():
-    """While student code runs: warnings ignored, stderr (Python's and file descriptor 2) discarded."""
-    with _fd2_silenced(), warnings.catch_warnings(), contextlib.redirect_stderr(io.StringIO()):
-        warnings.simplefilter("ignore")
-        yield
-
-
 def _first_line(error: BaseException) -> str:
     """The first informative line of an error message (TensorFlow's start with boilerplate and a stack)."""
     boilerplate = ("Graph execution error", "Detected at node", "File ", "Node:", "[[")
@@ -123,7 +94,7 @@ def _call(fn: Callable, *args, what: str, hint: str = "", name: str = "", **kwar
     """Run student code quietly; turn any exception into a CheckFailed that says where to look."""
     name = name or getattr(fn, "__name__", type(fn).__name__)
     try:
-        with _quiet():
+        with quiet():
             return fn(*args, **kwargs)
     except CheckFailed:
         raise
@@ -437,7 +408,7 @@ class ComparisonChecks:
 
         def copy_in(weights: dict, what: str) -> tf.keras.Model:
             shapes = {name: array.shape for name, array in weights.items()}
-            with _quiet():
+            with quiet():
                 model = reference.tf2_mlp(reference.random_weights(
                     shapes["hidden/kernel"][0], shapes["hidden/kernel"][1], shapes["logits/kernel"][1], seed=99))
             variables = [id(v) for v in model.weights]
@@ -465,7 +436,7 @@ class ComparisonChecks:
         weights = reference.random_weights(6, 5, 3, seed=1)
         copy_in(weights, "numpy_to_keras(weights, model)")
         yield "numpy_to_keras copies the kernels (in, out) and biases into the Dense layers"
-        with _quiet():
+        with quiet():
             model = reference.tf2_mlp(weights)
         read_out(model, weights, "keras_to_numpy(model)")
         yield "keras_to_numpy reads the weights back as canonical float32 arrays"
@@ -589,7 +560,7 @@ class ComparisonChecks:
         yield "max_len, NumPy int32 arrays and tuples, a batch of one"
         what = "pad_batch([[1, 2, 3]], max_len=2)"
         try:
-            with _quiet():
+            with quiet():
                 result = pad_batch([[1, 2, 3]], max_len=2)
         except ValueError:
             pass
@@ -705,7 +676,7 @@ class ComparisonChecks:
                     raise CheckFailed(f"{what}: autograd", "logits that autograd can differentiate",
                                       "no grad_fn: the graph was cut", "use torch ops only inside forward (no .numpy(), "
                                       "no torch.tensor(...) of results, no torch.no_grad())")
-                with _quiet():
+                with quiet():
                     logits.sum().backward()
                 if bag.embedding.weight.grad is None:
                     raise CheckFailed(f"{what}: autograd", "a gradient for the embedding", "none",

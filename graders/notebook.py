@@ -27,12 +27,10 @@ from __future__ import annotations
 
 import contextlib
 import inspect
-import io
 import linecache
 import os
 import sys
 import sysconfig
-import tempfile
 import traceback
 import warnings
 from dataclasses import dataclass
@@ -42,6 +40,7 @@ import numpy as np
 
 import solutions
 from graders import checks, frameworks, references
+from graders.quiet import quiet as quiet_running
 from graders.checks import STEPS, CheckFailed, step_label
 from graders.checks.accuracy import points_for
 from graders.checks.ranges import RAW_FIELDS
@@ -85,36 +84,9 @@ TRAIN_HINTS = {
 
 
 # Quiet running -----------------------------------------------------------------------------
-@contextlib.contextmanager
-def _fd2_silenced():
-    """Send file descriptor 2 (C++ logs of TensorFlow and PyTorch) to a scratch file meanwhile."""
-    try:
-        sys.stderr.flush()
-        saved = os.dup(2)
-    except (OSError, ValueError, AttributeError):  # no real fd 2: nothing to silence
-        yield
-        return
-    try:
-        with tempfile.TemporaryFile() as sink:
-            os.dup2(sink.fileno(), 2)
-            try:
-                yield
-            finally:
-                os.dup2(saved, 2)
-    finally:
-        os.close(saved)
-
-
-@contextlib.contextmanager
 def quiet(adapter=None):
-    """Ignore warnings and discard everything written to stderr (Python's and fd 2) meanwhile.
-
-    With a framework adapter, also enter its `checking()` context (PyTorch: one CPU thread).
-    """
-    checking = adapter.checking() if adapter is not None else contextlib.nullcontext()
-    with _fd2_silenced(), warnings.catch_warnings(), contextlib.redirect_stderr(io.StringIO()), checking:
-        warnings.simplefilter("ignore")
-        yield
+    """`graders.quiet.quiet`, inside the adapter's `checking()` context when given (PyTorch: one CPU thread)."""
+    return quiet_running(adapter.checking()) if adapter is not None else quiet_running()
 
 
 # Failures of student code ------------------------------------------------------------------

@@ -112,7 +112,6 @@ def test_real_mnist_split_reaches_target(framework, mnist_split):
 @pytest.mark.gpu
 def test_gpu_is_picked_and_shared_by_tensorflow_and_torch(digits):
     import tensorflow as tf
-    import torch
 
     from solutions.devices import tensorflow_device, torch_device
 
