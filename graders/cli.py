@@ -49,11 +49,13 @@ def _selected(args) -> tuple[list[str], dict]:
 
 
 def _run_build(args) -> int:
-    from graders import build
+    from graders import build, references
 
     names, where = _selected(args)
     for name in names:
         print(build.display_path(build.build_source(name, **where)))
+    if stale := references.stale_datasets():  # the results cells are scored against these figures
+        print(f"reference figures for {', '.join(stale)}: {references.write_references(tuple(stale))}")
     return 0
 
 

@@ -45,29 +45,23 @@ def holdout_accuracy(adapter, model, holdout) -> float:
 
 
 def reference_run(framework: str, raw, hp, holdout) -> dict:
-    """Train `framework`'s reference pipeline as `solutions.pipeline.run` does; return its figures."""
+    """Train `framework`'s reference pipeline (`solutions.pipeline.run`); return its figures."""
     from graders import frameworks
+    from solutions.pipeline import run
 
     adapter = frameworks.load(framework)
     adapter.seed(hp.seed)
-    pipeline = adapter.reference
-    splits = pipeline.load_and_preprocess(
-        raw, batch_size=hp.batch_size, validation_size=hp.validation_size, seed=hp.seed
-    )
-    model = pipeline.build_model(int(np.prod(raw.x_train.shape[1:])), hidden_units=hp.hidden_units, seed=hp.seed)
-    loss, optimizer = pipeline.make_loss_and_optimizer(model, learning_rate=hp.learning_rate)
-    losses = pipeline.train(model, loss, optimizer, splits.train, epochs=hp.epochs)
-    accuracies = pipeline.report(model, splits)
+    result = run(framework, raw, hp)
     figures = {
-        "holdout_accuracy": round(holdout_accuracy(adapter, model, holdout), 6),
-        "test_accuracy": round(accuracies["test_accuracy"], 6),
-        "train_accuracy": round(accuracies["train_accuracy"], 6),
-        "first_loss": round(losses[0], 6),
-        "last_loss": round(losses[-1], 6),
-        "steps": len(losses),
-        "parameters": int(pipeline.count_parameters(model)),
+        "holdout_accuracy": round(holdout_accuracy(adapter, result.model, holdout), 6),
+        "test_accuracy": round(result.test_accuracy, 6),
+        "train_accuracy": round(result.train_accuracy, 6),
+        "first_loss": round(result.losses[0], 6),
+        "last_loss": round(result.losses[-1], 6),
+        "steps": len(result.losses),
+        "parameters": result.parameters,
     }
-    adapter.close(model)
+    adapter.close(result.model)
     return figures
 
 
@@ -116,6 +110,22 @@ def write_references(datasets=("digits",), path: str | Path = REFERENCES_PATH) -
         stored[dataset] = compute_references(dataset)
     path.write_text(json.dumps(stored, indent=2, sort_keys=True) + "\n")
     return path
+
+
+def stale_datasets(datasets=("digits",), path: str | Path = REFERENCES_PATH) -> list[str]:
+    """The datasets whose stored figures are missing or were made with other libraries or hyperparameters."""
+    from dataclasses import asdict
+
+    from solutions.pipeline import HYPERPARAMETERS
+
+    stored = load_references(path)
+    return [
+        dataset
+        for dataset in datasets
+        if dataset not in stored
+        or stored[dataset]["versions"] != versions()
+        or stored[dataset]["hyperparameters"] != asdict(HYPERPARAMETERS[dataset])
+    ]
 
 
 def main(argv=None) -> int:

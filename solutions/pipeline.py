@@ -16,7 +16,7 @@ plus ``count_parameters(model) -> int``. `run` chains them for any of the three.
 
 import importlib
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -69,6 +69,7 @@ class Result:
     test_accuracy: float
     seconds: float
     hyperparameters: Hyperparameters
+    model: Any = field(repr=False, compare=False)  # the trained model, framework-native
 
     def summary(self) -> str:
         shapes = ", ".join(f"{k} {v}" for k, v in self.shapes.items())
@@ -79,9 +80,6 @@ class Result:
             f"[{self.framework}] accuracy: train {self.train_accuracy:.4f}  "
             f"test {self.test_accuracy:.4f}  ({self.seconds:.1f} s)"
         )
-
-    def to_dict(self) -> dict:
-        return asdict(self)
 
 
 def load_framework(framework: str):
@@ -112,4 +110,5 @@ def run(framework: str, raw: RawData, hp: Hyperparameters = Hyperparameters()) -
         test_accuracy=accuracies["test_accuracy"],
         seconds=time.perf_counter() - start,
         hyperparameters=hp,
+        model=model,
     )

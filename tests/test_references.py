@@ -1,0 +1,26 @@
+"""The stored reference figures: fresh for the pinned libraries, recomputed only when stale."""
+
+import json
+
+from graders.references import REFERENCES_PATH, load_references, stale_datasets, versions
+
+
+def test_committed_figures_are_fresh_for_this_environment():
+    assert stale_datasets(("digits",)) == [], "run `python -m graders build` to refresh graders/references.json"
+    figures = load_references()["digits"]
+    assert figures["versions"] == versions()
+    for framework, numbers in figures["frameworks"].items():
+        assert numbers["holdout_accuracy"] >= 0.93, framework
+
+
+def test_missing_or_outdated_figures_are_stale(tmp_path):
+    assert stale_datasets(("digits",), tmp_path / "none.json") == ["digits"]
+    stored = json.loads(REFERENCES_PATH.read_text())
+    stored["digits"]["versions"]["torch"] = "0.0.1"
+    outdated = tmp_path / "old.json"
+    outdated.write_text(json.dumps(stored))
+    assert stale_datasets(("digits",), outdated) == ["digits"]
+    stored = json.loads(REFERENCES_PATH.read_text())
+    stored["digits"]["hyperparameters"]["epochs"] += 1
+    outdated.write_text(json.dumps(stored))
+    assert stale_datasets(("digits",), outdated) == ["digits"]
