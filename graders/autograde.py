@@ -70,7 +70,12 @@ def gpu_ids() -> list[str]:
 
 
 def autograde_one(
-    course_dir: str, assignment: str, student: str, gpu: str | None = None, timeout: float | None = None
+    course_dir: str,
+    assignment: str,
+    student: str,
+    gpu: str | None = None,
+    timeout: float | None = None,
+    threads: int | None = None,
 ) -> Outcome:
     """Grade one submission into the gradebook; never raises for a bad submission."""
     start = time.perf_counter()
@@ -83,6 +88,9 @@ def autograde_one(
     env = nbgrader_env()
     if gpu is not None:
         env["CUDA_VISIBLE_DEVICES"] = gpu
+    if threads is not None:  # parallel kernels share the cores instead of each taking them all
+        for variable in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS"):
+            env[variable] = str(threads)
     command = [*NBGRADER, "autograde", assignment, "--student", student, "--create", "--force"]
     try:
         done = subprocess.run(
@@ -95,7 +103,7 @@ def autograde_one(
     seconds = time.perf_counter() - start
     if done.returncode != 0:
         errors = [line for line in done.stderr.splitlines() if "ERROR" in line or "Error" in line]
-        return Outcome(student, False, (errors or done.stderr.splitlines() or ["nbgrader failed"])[-1], seconds)
+        return Outcome(student, False, (errors[:1] or done.stderr.splitlines()[-1:] or ["nbgrader failed"])[0], seconds)
     return Outcome(student, True, "graded", seconds)
 
 
@@ -142,11 +150,14 @@ def autograde(
     students = students if students is not None else submitted_students(course, assignment)
     gpus = gpu_ids()
     jobs = jobs or max(1, len(gpus) or (os.cpu_count() or 2) // 2)
+    threads = None if scheduler else max(1, (os.cpu_count() or 1) // jobs)
     with gradebook(course) as gb:  # create the schema once, before the parallel writers
         gb.find_assignment(assignment)
     with make_executor(jobs, scheduler) as pool:
         futures = [
-            pool.submit(autograde_one, str(course), assignment, student, gpus[i % len(gpus)] if gpus else None, timeout)
+            pool.submit(
+                autograde_one, str(course), assignment, student, gpus[i % len(gpus)] if gpus else None, timeout, threads
+            )
             for i, student in enumerate(students)
         ]
         return sorted((f.result() for f in futures), key=lambda o: o.student)

@@ -30,10 +30,8 @@ import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # before TensorFlow is imported
 
-import contextlib
 import inspect
 import sys
-import warnings
 from collections.abc import Callable, Iterator
 
 import numpy as np
@@ -42,6 +40,7 @@ import torch
 from torch import nn
 
 from graders.checks import CheckFailed
+from graders.notebook import guard
 from graders.quiet import quiet
 from solutions import comparison as reference
 from solutions.devices import tensorflow_device
@@ -100,7 +99,7 @@ def _call(fn: Callable, *args, what: str, hint: str = "", name: str = "", **kwar
         raise
     except NotImplementedError:
         raise CheckFailed(
-            what, f"{name} to run", f"{name} raised NotImplementedError", f"{name} is not written yet: fill in its cell",
+            f"not written yet: fill in the cell of {name} (replace `raise NotImplementedError()`)"
         ) from None
     except Exception as error:
         raise CheckFailed(
@@ -275,7 +274,11 @@ class ComparisonChecks:
         tf.get_logger().setLevel("ERROR")
 
     # The notebook API ---------------------------------------------------------------------
-    def public(self, step: str, *objects) -> bool:
+    def public(self, step: str, *objects) -> None:
+        """The self-check cell's call: `passes`, without a value for the notebook to show as Out[]."""
+        self.passes(step, *objects)
+
+    def passes(self, step: str, *objects) -> bool:
         """Run `step`'s self-checks on the student's objects.
 
         Prints '✓ step: what passed; ...' to stdout, or one '✗ ...' line to stderr; returns True or
@@ -307,19 +310,7 @@ class ComparisonChecks:
                               hint="keep the test cell as given", step=step) from error
         print(f"✓ {step} (public and hidden checks): " + "; ".join(passed))
 
-    @contextlib.contextmanager
-    def guard(self, what: str) -> Iterator[None]:
-        """Run the block; an exception becomes one ✗ line on stderr (no traceback) and the notebook goes on."""
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                yield
-        except NotImplementedError:
-            print(f"✗ {what} stopped: a function it needs is not written yet. Fill in the cells above, then re-run "
-                  "this cell.", file=sys.stderr)
-        except Exception as error:
-            print(f"✗ {what} stopped: {type(error).__name__}: {_first_line(error)}. Fix the step(s) whose self-check "
-                  "failed above, then re-run this cell.", file=sys.stderr)
+    guard = staticmethod(guard)
 
     def _run(self, step: str, objects: tuple, *, hidden: bool) -> Iterator[str]:
         """The step's checks, one ✓ description per passed check; CheckFailed at the first failure."""

@@ -134,6 +134,26 @@ def student_failure(step: str, doing: str, error: BaseException) -> CheckFailed:
     )
 
 
+@contextlib.contextmanager
+def guard(what: str):
+    """Turn an exception in the block into one stderr line (and no traceback); the notebook goes on."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            yield
+    except NotImplementedError:
+        print(
+            f"✗ {what} stopped: a function it needs is not written yet. Fill in the cells above, then re-run this cell.",
+            file=sys.stderr,
+        )
+    except Exception as error:
+        print(
+            f"✗ {what} stopped: {type(error).__name__}: {_short(error)}. "
+            "Fix the step(s) whose self-check failed above, then re-run this cell.",
+            file=sys.stderr,
+        )
+
+
 class _Stop(Exception):
     """Ends one step's checks after a failure that the later checks depend on."""
 
@@ -542,7 +562,11 @@ class StepChecks:
         if step not in STEPS:
             raise ValueError(f"unknown step {step!r}; expected one of {', '.join(STEPS)}")
 
-    def public(self, step: str, *objects) -> bool:
+    def public(self, step: str, *objects) -> None:
+        """The self-check cell's call: `passes`, without a value for the notebook to show as Out[]."""
+        self.passes(step, *objects)
+
+    def passes(self, step: str, *objects) -> bool:
         """Run the public checks of `step` on the student's function (default: the notebook's `step`).
 
         Prints '✓ step N (name): what passed' to stdout, or one '✗ ...' line per failure to
@@ -551,7 +575,7 @@ class StepChecks:
         try:
             self._known(step)
             if step == "results":
-                return self.public_results(*objects)
+                return self.results_pass(*objects)
             r = self._run(step, objects, _caller_namespace(), hidden=False)
         except Exception as error:  # never raise in a self-check
             print(f"✗ {step}: the check itself failed: {type(error).__name__}: {_short(error)}", file=sys.stderr)
@@ -573,17 +597,7 @@ class StepChecks:
             raise CheckFailed.combine(r.failures) from None
         print(f"✓ {step_label(step)} (public and hidden checks): " + "; ".join(r.passed))
 
-    @contextlib.contextmanager
-    def guard(self, what: str):
-        """Turn an exception in the block into one stderr line (and no traceback); the notebook goes on."""
-        try:
-            yield
-        except Exception as error:
-            print(
-                f"✗ {what} stopped: {type(error).__name__}: {_short(error)}. "
-                "Fix the step(s) whose self-check failed above, then re-run this cell.",
-                file=sys.stderr,
-            )
+    guard = staticmethod(guard)
 
     def plot_losses(self, history) -> None:
         """Plot the loss of every training step (nothing but a stderr note when there is no history)."""
@@ -628,7 +642,11 @@ class StepChecks:
             ) from None
         return float(np.mean(np.argmax(logits, axis=1) == y))
 
-    def public_results(self, model) -> bool:
+    def public_results(self, model) -> None:
+        """The results cell's self-check: `results_pass`, without a value for the notebook to show."""
+        self.results_pass(model)
+
+    def results_pass(self, model) -> bool:
         """Print the held-out accuracy of the student's trained model against the target; never raises."""
         try:
             accuracy = self.holdout_accuracy(model)
@@ -661,5 +679,7 @@ class StepChecks:
 
 def _caller_namespace() -> dict:
     """The globals and locals of the code that called a StepChecks method (the notebook)."""
-    frame = sys._getframe(2)
+    frame = sys._getframe(1)
+    while frame.f_back is not None and frame.f_globals.get("__name__") == __name__:
+        frame = frame.f_back
     return {**frame.f_globals, **frame.f_locals}

@@ -43,7 +43,7 @@ def fails(check, step, function, capsys, *, hidden=False) -> str:
         assert isinstance(info.value, AssertionError)
         assert capsys.readouterr().err == ""  # hidden tests raise; they do not write to stderr
         return str(info.value)
-    assert check.public(step, function) is False
+    assert check.passes(step, function) is False
     out, err = capsys.readouterr()
     assert err.startswith("✗ ") and "✓" not in out
     return err
@@ -188,7 +188,7 @@ def test_constructor_prints_one_line(capsys):
 @pytest.mark.parametrize("step", PIPELINE_STEPS)
 def test_reference_passes_public_and_hidden(fw, step, capsys):
     framework, check, ref = fw
-    assert check.public(step, getattr(ref, step)) is True
+    assert check.passes(step, getattr(ref, step)) is True
     assert check.hidden(step, getattr(ref, step)) is None  # no value: nbgrader reads a value as partial credit
     out, err = capsys.readouterr()
     number = STEPS.index(step) + 1
@@ -207,9 +207,11 @@ def test_a_different_architecture_passes(fw, capsys):
 def test_functions_are_found_by_name_in_the_callers_namespace(capsys):
     check, ref = get_check("torch"), load_framework("torch")
     accuracy = ref.accuracy  # noqa: F841 - found by name
-    assert check.public("accuracy") is True
+    assert check.passes("accuracy") is True
     assert capsys.readouterr().out.startswith("✓ step 5 (accuracy)")
-    assert check.public("report") is False  # no `report` here
+    assert check.public("accuracy") is None  # a self-check cell shows no Out[] value
+    assert capsys.readouterr().out.startswith("✓ step 5 (accuracy)")
+    assert check.passes("report") is False  # no `report` here
     assert (
         "the function report — expected a function, found nothing. Look at: run the cell of step 7 (report) first."
         in capsys.readouterr().err
@@ -226,7 +228,7 @@ def test_download_wrong_data(fw, capsys):
         changed[0, 0, 0] ^= 1
         return raw._replace(x_train=changed)
 
-    assert check.public("download", download) is True  # shapes and dtypes are right
+    assert check.passes("download", download) is True  # shapes and dtypes are right
     capsys.readouterr()
     message = fails(check, "download", download, capsys, hidden=True)
     assert message == (
@@ -250,7 +252,7 @@ def test_load_and_preprocess_without_scaling(fw, capsys):
 
 def test_load_and_preprocess_never_reshuffled(fw, capsys):
     framework, check, ref = fw
-    assert check.public("load_and_preprocess", never_reshuffled(ref)) is True
+    assert check.passes("load_and_preprocess", never_reshuffled(ref)) is True
     capsys.readouterr()
     message = fails(check, "load_and_preprocess", never_reshuffled(ref), capsys, hidden=True)
     assert message.startswith(
@@ -300,7 +302,7 @@ def test_mse_loss(fw, capsys):
 
 def test_learning_rate_far_too_high(fw, capsys):
     framework, check, ref = fw
-    assert check.public("make_loss_and_optimizer", learning_rate_ten(ref)) is True  # the loss itself is right
+    assert check.passes("make_loss_and_optimizer", learning_rate_ten(ref)) is True  # the loss itself is right
     capsys.readouterr()
     message = fails(check, "make_loss_and_optimizer", learning_rate_ten(ref), capsys, hidden=True)
     assert message.startswith("step 4 (make_loss_and_optimizer): ")
@@ -423,13 +425,13 @@ def test_errors_in_student_code_name_the_line(capsys):
 def test_public_never_raises(capsys):
     check = get_check("torch")
     capsys.readouterr()
-    assert check.public("build_model", 42) is False
+    assert check.passes("build_model", 42) is False
     assert "the function build_model — expected a function, found int" in capsys.readouterr().err
-    assert check.public("no_such_step", print) is False
+    assert check.passes("no_such_step", print) is False
     assert "unknown step 'no_such_step'" in capsys.readouterr().err
-    assert check.public("load_and_preprocess", lambda raw, **kw: "not splits") is False
+    assert check.passes("load_and_preprocess", lambda raw, **kw: "not splits") is False
     assert "return value — expected Splits(train, validation, test), found str" in capsys.readouterr().err
-    assert check.public("load_and_preprocess", lambda raw, **kw: (["x"], [], [])) is False
+    assert check.passes("load_and_preprocess", lambda raw, **kw: (["x"], [], [])) is False
     assert "each batch — expected a pair (x, y), found str" in capsys.readouterr().err
     with pytest.raises(ValueError):
         check.hidden("no_such_step", print)
@@ -503,7 +505,7 @@ def test_results_of_a_trained_model(framework, capsys):
     check = get_check(framework)
     model = trained(framework, epochs=3)
     capsys.readouterr()
-    assert check.public_results(model) is True
+    assert check.results_pass(model) is True
     out, err = capsys.readouterr()
     assert err == "" and re.match(r"[✓~] results: held-out accuracy 0\.[89]\d+ on 180 images; reference 0\.9", out)
     earned = check.score_results(model, points=3)
@@ -529,9 +531,9 @@ def test_results_without_a_model(capsys):
         CheckFailed, match="could not be evaluated .*the whole-pipeline cell did not produce a usable trained model"
     ):
         check.score_results("model", points=3)
-    assert check.public_results(None) is False
+    assert check.results_pass(None) is False
     assert capsys.readouterr().err.startswith("✗ results: the whole-pipeline cell did not produce a trained model")
-    assert check.public("results", None) is False
+    assert check.passes("results", None) is False
 
 
 def test_stored_reference_figures_are_reproduced():
