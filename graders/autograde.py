@@ -14,6 +14,7 @@ import shutil
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from concurrent.futures import Executor, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -128,12 +129,17 @@ def gradebook(course: Path):
         yield gb
 
 
-def make_executor(jobs: int, scheduler: str | None) -> Executor:
+@contextmanager
+def executor(jobs: int, scheduler: str | None) -> Iterator[Executor]:
+    """A pool of `jobs` threads (each waits on its nbgrader process), or a Dask cluster's executor."""
     if scheduler:
         from distributed import Client
 
-        return Client(scheduler).get_executor()
-    return ThreadPoolExecutor(max_workers=jobs)
+        with Client(scheduler) as client:
+            yield client.get_executor()
+    else:
+        with ThreadPoolExecutor(max_workers=jobs) as pool:
+            yield pool
 
 
 def autograde(
@@ -153,7 +159,7 @@ def autograde(
     threads = None if scheduler else max(1, (os.cpu_count() or 1) // jobs)
     with gradebook(course) as gb:  # create the schema once, before the parallel writers
         gb.find_assignment(assignment)
-    with make_executor(jobs, scheduler) as pool:
+    with executor(jobs, scheduler) as pool:
         futures = [
             pool.submit(
                 autograde_one, str(course), assignment, student, gpus[i % len(gpus)] if gpus else None, timeout, threads
