@@ -568,8 +568,8 @@ def release(assignment: str, *, course_root: Path = REPO, db: bool = True, timeo
 
     nbgrader reads ``<course_root>/nbgrader_config.py`` (it runs with that working
     directory) and writes ``release/<a>/``; with `db` it also records the assignment in
-    the gradebook (``gradebook.db``), which autograding needs. The release is made
-    byte-stable afterwards (see `normalise_release`).
+    the gradebook (``gradebook.db``), which autograding needs. nbgrader 0.9.6 writes
+    byte-stable releases (no timestamps; checksums are content hashes): the drift test relies on it.
     """
     return _generate(assignment, [assignment], Path(course_root).resolve(), db, timeout)[0]
 
@@ -609,19 +609,7 @@ def _generate(pattern: str, names: list[str], course_root: Path, db: bool, timeo
         log = (result.stdout + result.stderr).strip().splitlines()
         tail = "\n".join(log[-15:])
         raise ToolError(f"nbgrader generate_assignment {pattern} failed (exit {result.returncode}):\n{tail}")
-    for target in targets:
-        normalise_release(target)
     return targets
-
-
-def normalise_release(path: Path) -> None:
-    """Rewrite a release notebook in the build's canonical form (sorted keys, one trailing
-    newline). nbgrader 0.9.6 already writes stable bytes (no timestamps; checksums are
-    content hashes), so this is a no-op today and a guard should that change."""
-    import nbformat
-
-    notebook = nbformat.reads(Path(path).read_text(encoding="utf-8"), as_version=4)
-    _write_if_changed(Path(path), _dumps(notebook))
 
 
 def nbgrader_env() -> dict:

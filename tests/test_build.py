@@ -473,8 +473,8 @@ def test_release_hides_solutions_and_hidden_tests(fixture_course):
 
 def test_release_is_byte_stable(fixture_course):
     root, raw = fixture_course
-    # again, with the assignment already in the gradebook; build.release normalises, which
-    # must be a no-op: nbgrader 0.9.6 writes no timestamps and sorted keys
+    # again, with the assignment already in the gradebook: nbgrader 0.9.6 writes no
+    # timestamps and sorted keys, so the committed release can be compared byte for byte
     assert build.release("fixture", course_root=root).read_bytes() == raw
     assert json.dumps(json.loads(raw), indent=1, sort_keys=True, ensure_ascii=False) + "\n" == raw.decode()
 
