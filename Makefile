@@ -19,7 +19,7 @@ demo: setup
 	$(BIN)/python -m solutions
 
 test: setup
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n 2 --dist loadfile
 
 kernel: setup
 	$(BIN)/python -m graders install-kernel
