@@ -75,7 +75,8 @@ HP
 # %% course="tests" id="download_tests" points=1
 check.public("download", download)
 ### BEGIN HIDDEN TESTS
-check.hidden("download", download)
+from graders.notebook import grade  # imported afresh: a student cannot have replaced it
+grade("download", download)
 ### END HIDDEN TESTS
 
 # %% [markdown]
@@ -105,7 +106,8 @@ check.hidden("download", download)
 # %% course="tests" id="load_and_preprocess_tests" points=3
 check.public("load_and_preprocess", load_and_preprocess)
 ### BEGIN HIDDEN TESTS
-check.hidden("load_and_preprocess", load_and_preprocess)
+from graders.notebook import grade  # imported afresh: a student cannot have replaced it
+grade("load_and_preprocess", load_and_preprocess)
 ### END HIDDEN TESTS
 
 # %% [markdown]
@@ -136,7 +138,8 @@ check.hidden("load_and_preprocess", load_and_preprocess)
 # %% course="tests" id="build_model_tests" points=2
 check.public("build_model", build_model)
 ### BEGIN HIDDEN TESTS
-check.hidden("build_model", build_model)
+from graders.notebook import grade  # imported afresh: a student cannot have replaced it
+grade("build_model", build_model)
 ### END HIDDEN TESTS
 
 # %% [markdown]
@@ -156,7 +159,8 @@ check.hidden("build_model", build_model)
 # %% course="tests" id="make_loss_and_optimizer_tests" points=2
 check.public("make_loss_and_optimizer", make_loss_and_optimizer)
 ### BEGIN HIDDEN TESTS
-check.hidden("make_loss_and_optimizer", make_loss_and_optimizer)
+from graders.notebook import grade  # imported afresh: a student cannot have replaced it
+grade("make_loss_and_optimizer", make_loss_and_optimizer)
 ### END HIDDEN TESTS
 
 # %% [markdown]
@@ -174,7 +178,8 @@ check.hidden("make_loss_and_optimizer", make_loss_and_optimizer)
 # %% course="tests" id="accuracy_tests" points=1
 check.public("accuracy", accuracy)
 ### BEGIN HIDDEN TESTS
-check.hidden("accuracy", accuracy)
+from graders.notebook import grade  # imported afresh: a student cannot have replaced it
+grade("accuracy", accuracy)
 ### END HIDDEN TESTS
 
 # %% [markdown]
@@ -198,7 +203,8 @@ check.hidden("accuracy", accuracy)
 # %% course="tests" id="train_tests" points=3
 check.public("train", train)
 ### BEGIN HIDDEN TESTS
-check.hidden("train", train)
+from graders.notebook import grade  # imported afresh: a student cannot have replaced it
+grade("train", train)
 ### END HIDDEN TESTS
 
 # %% [markdown]
@@ -221,7 +227,8 @@ check.hidden("train", train)
 # %% course="tests" id="report_tests" points=1
 check.public("report", report)
 ### BEGIN HIDDEN TESTS
-check.hidden("report", report)
+from graders.notebook import grade  # imported afresh: a student cannot have replaced it
+grade("report", report)
 ### END HIDDEN TESTS
 
 # %% [markdown]
@@ -257,7 +264,8 @@ with check.guard("the whole pipeline"):
 # %% course="tests" id="results_tests" points=3
 check.public_results(model)
 ### BEGIN HIDDEN TESTS
-check.score_results(model, points=3)
+from graders.notebook import grade  # imported afresh: a student cannot have replaced it
+grade("results", model, points=3)
 ### END HIDDEN TESTS
 
 # %% [markdown]

@@ -46,6 +46,7 @@ def submitted_students(course_dir: Path, assignment: str) -> list[str]:
 def notebook_problem(path: Path) -> str | None:
     """Why the submitted notebook at `path` cannot be graded, or None when it can."""
     try:
+        json.loads(Path(path).read_text(encoding="utf-8"))  # nbformat would hide the line and column
         notebook = nbformat.read(path, as_version=4)
         nbformat.validate(notebook)
     except FileNotFoundError:

@@ -40,7 +40,7 @@ import torch
 from torch import nn
 
 from graders.checks import CheckFailed
-from graders.notebook import guard
+from graders.notebook import guard, register
 from graders.quiet import quiet
 from solutions import comparison as reference
 from solutions.devices import tensorflow_device
@@ -272,6 +272,7 @@ class ComparisonChecks:
         tf.config.experimental.enable_tensor_float_32_execution(False)
         torch.backends.cuda.matmul.allow_tf32 = False
         tf.get_logger().setLevel("ERROR")
+        register(self)
 
     # The notebook API ---------------------------------------------------------------------
     def public(self, step: str, *objects) -> None:

@@ -134,6 +134,29 @@ def student_failure(step: str, doing: str, error: BaseException) -> CheckFailed:
     )
 
 
+# The hidden tests' entry point ---------------------------------------------------------------
+_grader = None  # the checker the notebook's locked setup cell made
+
+
+def register(checker) -> None:
+    """Make `checker` (a StepChecks or ComparisonChecks) the one `grade` uses."""
+    global _grader
+    _grader = checker
+
+
+def grade(step: str, *objects, points: float | None = None):
+    """Run the hidden checks of `step` with the setup cell's checker; for "results", return the points.
+
+    Hidden test cells import this function afresh instead of calling `check.hidden`: a student's
+    cell can rebind the notebook's name `check`, not what a test cell imports.
+    """
+    if _grader is None:
+        raise CheckFailed("the checks were not set up: run the notebook from its first cell")
+    if step == "results":
+        return _grader.score_results(*objects, points=points)
+    _grader.hidden(step, *objects)
+
+
 @contextlib.contextmanager
 def guard(what: str):
     """Turn an exception in the block into one stderr line (and no traceback); the notebook goes on."""
@@ -261,6 +284,7 @@ class StepChecks:
         self.reference = self.adapter.reference
         self._raw = self._holdout = None
         print(f"Checks ready: framework {framework}, device {self.device}, dataset {dataset}")
+        register(self)
 
     # -- data the checks use -----------------------------------------------------------------
     @property

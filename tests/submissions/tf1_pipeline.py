@@ -1,0 +1,240 @@
+"""Sample submissions of `tf1_pipeline` and the score each must get (16 points in all).
+
+Grading scale (points per graded cell)::
+
+    download_tests 1   load_and_preprocess_tests 3   build_model_tests 2   make_loss_and_optimizer_tests 2
+    accuracy_tests 1   train_tests 3                 report_tests 1        results_tests 3 (partial credit)
+
+Each step is checked on the course's reference inputs (a reference graph, reference batches),
+so a broken step costs that step's cell; `results_tests` grades the graph the student's own
+pipeline trained (held-out accuracy: full marks from the reference's minus 0.02, none at or
+below 0.5), so a break that spoils training costs those 3 points too.
+"""
+
+from . import Sample, full_marks, reference_cell, swap, zero_marks
+
+A = "tf1_pipeline"
+
+
+def _ref(grade_id: str) -> str:
+    return reference_cell(A, grade_id)
+
+
+# --- Correct, but not the reference's code: full marks ---------------------------------------------
+TWO_LAYERS_MOMENTUM = {
+    # a generator-backed batch class with its own RandomState; the split drawn the other way round
+    "load_and_preprocess": '''
+class Batches:
+    def __init__(self, x, y, batch_size, shuffle=False, seed=0):
+        self.x, self.y, self.batch_size, self.shuffle = x, y, batch_size, shuffle
+        self.random = np.random.RandomState(seed)
+
+    def __len__(self):
+        return int(np.ceil(len(self.x) / self.batch_size))
+
+    def __iter__(self):
+        index = np.arange(len(self.x))
+        if self.shuffle:
+            self.random.shuffle(index)
+        for i in range(len(self)):
+            part = index[i * self.batch_size:(i + 1) * self.batch_size]
+            yield self.x[part], self.y[part]
+
+
+def load_and_preprocess(raw, batch_size=64, validation_size=0.1, seed=0):
+    flat = lambda images: images.reshape(images.shape[0], -1).astype("float32") / 255
+    x, y = flat(raw.x_train), raw.y_train.astype("int64")
+    shuffled = np.random.RandomState(seed).permutation(len(x))
+    n_val = int(round(len(x) * validation_size))
+    train_rows, val_rows = shuffled[n_val:], shuffled[:n_val]
+    return Splits(
+        Batches(x[train_rows], y[train_rows], batch_size, shuffle=True, seed=seed),
+        Batches(x[val_rows], y[val_rows], batch_size),
+        Batches(flat(raw.x_test), raw.y_test.astype("int64"), batch_size),
+    )
+''',
+    # two hidden ReLU layers, truncated-normal kernels, tf.Variable instead of get_variable
+    "build_model": '''
+def dense(x, units, name, activation=None):
+    with v1.name_scope(name):
+        fan_in = int(x.shape[-1])
+        kernel = tf.Variable(v1.truncated_normal((fan_in, units), stddev=np.sqrt(2.0 / fan_in)), name="kernel")
+        bias = tf.Variable(tf.zeros((units,)), name="bias")
+        out = tf.matmul(x, kernel) + bias
+    return out if activation is None else activation(out)
+
+
+def build_model(input_dim, num_classes=10, hidden_units=128, seed=0):
+    graph = tf.Graph()
+    with graph.as_default():
+        v1.set_random_seed(seed)
+        inputs = v1.placeholder(tf.float32, shape=[None, input_dim])
+        labels = v1.placeholder(tf.int64, shape=[None])
+        h1 = dense(inputs, hidden_units, "hidden1", tf.nn.relu)
+        h2 = dense(h1, hidden_units, "hidden2", tf.nn.relu)
+        logits = dense(h2, num_classes, "logits")
+    return GraphModel(graph, inputs, labels, logits, v1.Session(graph=graph, config=tensorflow_session_config()))
+''',
+    # momentum SGD at its own learning rate instead of Adam; the loss via one-hot labels
+    "make_loss_and_optimizer": '''
+def make_loss_and_optimizer(model, learning_rate=1e-3):
+    with model.graph.as_default():
+        one_hot = tf.one_hot(model.labels, depth=model.logits.shape[-1])
+        loss = tf.reduce_mean(tf.nn.softmax_cross_entropy_with_logits(labels=one_hot, logits=model.logits))
+        train_op = v1.train.MomentumOptimizer(learning_rate=0.05, momentum=0.9).minimize(loss)
+    return loss, train_op
+''',
+    # in_top_k with k=1 instead of argmax
+    "accuracy": '''
+def accuracy(logits, labels):
+    with logits.graph.as_default():
+        hits = tf.math.in_top_k(targets=tf.cast(labels, tf.int32), predictions=logits, k=1)
+        return tf.reduce_mean(tf.cast(hits, tf.float32))
+''',
+    "train": '''
+def train(model, loss, train_op, batches, epochs=10):
+    with model.graph.as_default():
+        init = v1.variables_initializer(v1.global_variables())
+    sess = model.session
+    sess.run(init)
+    losses = []
+    for epoch in range(epochs):
+        for xb, yb in batches:
+            loss_value, _ = sess.run((loss, train_op), {model.inputs: xb, model.labels: yb})
+            losses.append(float(loss_value))
+    return losses
+''',
+    # logits fetched, the accuracy counted in NumPy over all batches
+    "report": '''
+def report(model, splits):
+    def evaluate(batches):
+        hits = total = 0
+        for xb, yb in batches:
+            logits = model.session.run(model.logits, {model.inputs: xb})
+            hits += int(np.sum(np.argmax(logits, axis=1) == yb))
+            total += len(yb)
+        return hits / total
+    return {"train_accuracy": evaluate(splits.train), "test_accuracy": evaluate(splits.test)}
+''',
+}
+
+RAW_VARIABLES_V1_LOSSES = {
+    # the whole graph from v1 ops; names under one variable_scope; He-normal initialiser
+    "build_model": '''
+def dense(x, units, name, activation=None):
+    kernel = v1.get_variable(name + "_w", [x.shape[-1], units], initializer=v1.initializers.he_normal())
+    bias = v1.get_variable(name + "_b", [units], initializer=v1.constant_initializer(0.0))
+    y = v1.nn.xw_plus_b(x, kernel, bias)
+    return activation(y) if activation else y
+
+
+def build_model(input_dim, num_classes=10, hidden_units=128, seed=0):
+    graph = tf.Graph()
+    with graph.as_default(), v1.variable_scope("mlp"):
+        v1.set_random_seed(seed)
+        inputs = v1.placeholder(tf.float32, (None, input_dim), name="inputs")
+        labels = v1.placeholder(tf.int64, (None,), name="labels")
+        logits = dense(dense(inputs, hidden_units, "hidden", tf.nn.relu), num_classes, "logits")
+    session = v1.Session(graph=graph, config=tensorflow_session_config())
+    return GraphModel(graph=graph, inputs=inputs, labels=labels, logits=logits, session=session)
+''',
+    "make_loss_and_optimizer": '''
+def make_loss_and_optimizer(model, learning_rate=1e-3):
+    with model.graph.as_default():
+        loss = v1.losses.sparse_softmax_cross_entropy(labels=model.labels, logits=model.logits)
+        optimizer = v1.train.AdamOptimizer(learning_rate=learning_rate)
+        train_op = optimizer.minimize(loss, var_list=v1.trainable_variables())
+    return loss, train_op
+''',
+    "accuracy": '''
+def accuracy(logits, labels):
+    with logits.graph.as_default():
+        predicted = tf.argmax(logits, 1, output_type=tf.int64)
+        return tf.reduce_mean(tf.cast(tf.equal(predicted, tf.cast(labels, tf.int64)), tf.float32))
+''',
+    "report": '''
+def report(model, splits):
+    with model.graph.as_default():
+        correct = tf.reduce_sum(tf.cast(tf.equal(tf.argmax(model.logits, 1), model.labels), tf.float32))
+    def evaluate(batches):
+        right = sum(model.session.run(correct, {model.inputs: x, model.labels: y}) for x, y in batches)
+        return float(right) / sum(len(y) for _, y in batches)
+    return {"train_accuracy": evaluate(splits.train), "test_accuracy": evaluate(splits.test)}
+''',
+}
+
+FLATTENED = '''
+def download(name: str = "digits") -> RawData:
+    raw = load_dataset(name)
+    return RawData(raw.x_train.reshape(len(raw.x_train), -1), raw.y_train,
+                   raw.x_test.reshape(len(raw.x_test), -1), raw.y_test)
+'''
+
+MSE_ON_LOGITS = '''
+def make_loss_and_optimizer(model: GraphModel, learning_rate: float = 1e-3):
+    with model.graph.as_default():
+        targets = tf.cast(model.labels[:, tf.newaxis], tf.float32)  # the label, compared with every logit
+        loss = tf.reduce_mean(tf.square(model.logits - targets))
+        train_op = v1.train.AdamOptimizer(learning_rate).minimize(loss)
+    return loss, train_op
+'''
+
+SAMPLES = [
+    Sample("reference", {}, full_marks(A), about="the course's own solution"),
+    Sample(
+        "two_layers_momentum",
+        TWO_LAYERS_MOMENTUM,
+        full_marks(A),
+        about="two hidden layers, truncated-normal init, MomentumOptimizer(0.05, 0.9), in_top_k accuracy",
+    ),
+    Sample(
+        "raw_variables_v1_losses",
+        RAW_VARIABLES_V1_LOSSES,
+        full_marks(A),
+        about="xw_plus_b layers under one scope, He init, v1.losses, a count-based report",
+    ),
+    Sample(
+        "download_flattened",
+        {"download": FLATTENED},
+        full_marks(A, download_tests=0),
+        about="download flattens the images to (N, 64); the next step flattens anyway, so training is unaffected",
+    ),
+    Sample(
+        "labels_int32",
+        {"load_and_preprocess": swap(_ref("load_and_preprocess"), "y.astype(np.int64)", "y.astype(np.int32)")},
+        full_marks(A, load_and_preprocess_tests=0),
+        about="labels as int32; feed_dict converts them for the int64 placeholder, so training is unaffected",
+    ),
+    Sample(
+        "fixed_batch_placeholder",
+        {"build_model": swap(_ref("build_model"), "tf.float32, (None, input_dim)", "tf.float32, (32, input_dim)")},
+        full_marks(A, build_model_tests=0, results_tests=0),
+        about="inputs placeholder (32, input_dim): the last, smaller batch cannot be fed; no usable model",
+    ),
+    Sample(
+        "mse_on_logits",
+        {"make_loss_and_optimizer": MSE_ON_LOGITS},
+        full_marks(A, make_loss_and_optimizer_tests=0, results_tests=0),
+        about="mean squared error between every logit and the label: all logits drift to the label value",
+    ),
+    Sample(
+        "accuracy_off_by_one",
+        {"accuracy": swap(_ref("accuracy"), "tf.argmax(logits, axis=1)", "tf.argmax(logits, axis=1) + 1")},
+        full_marks(A, accuracy_tests=0),
+        about="argmax + 1 compared with the label; training is unaffected",
+    ),
+    Sample(
+        "train_op_not_run",
+        {"train": swap(_ref("train"), "_, value = model.session.run([train_op, loss],",
+                       "value = model.session.run(loss,")},
+        full_marks(A, train_tests=0, results_tests=0),
+        about="only the loss is fetched: the train op never runs, the weights keep their initial values",
+    ),
+    Sample(
+        "report_train_twice",
+        {"report": swap(_ref("report"), '"test_accuracy": evaluate(splits.test)', '"test_accuracy": evaluate(splits.train)')},
+        full_marks(A, report_tests=0),
+        about="report gives the training accuracy for both keys",
+    ),
+    Sample("unfilled", {}, zero_marks(A), base="release", about="the release as handed out: every stub raises"),
+]

@@ -1,0 +1,196 @@
+"""Sample submissions of `tf2_pipeline` and the score each must get (16 points in all).
+
+Grading scale (points per graded cell)::
+
+    download_tests 1   load_and_preprocess_tests 3   build_model_tests 2   make_loss_and_optimizer_tests 2
+    accuracy_tests 1   train_tests 3                 report_tests 1        results_tests 3 (partial credit)
+
+Each step is checked on the course's reference inputs (a reference Keras model, reference
+datasets), so a broken step costs that step's cell; `results_tests` grades the model the
+student's own pipeline trained (held-out accuracy: full marks from the reference's minus 0.02,
+none at or below 0.5), so a break that spoils training costs those 3 points too.
+"""
+
+from . import Sample, full_marks, reference_cell, swap, zero_marks
+
+A = "tf2_pipeline"
+
+
+def _ref(grade_id: str) -> str:
+    return reference_cell(A, grade_id)
+
+
+# --- Correct, but not the reference's code: full marks ---------------------------------------------
+SUBCLASSED_TRAIN_ON_BATCH = {
+    # NumPy split, then tf.data with a reshuffling buffer
+    "load_and_preprocess": '''
+def load_and_preprocess(raw, batch_size=64, validation_size=0.1, seed=0):
+    x = (raw.x_train.reshape(len(raw.x_train), -1) / 255.0).astype(np.float32)
+    y = raw.y_train.astype(np.int64)
+    rows = np.random.default_rng(seed).permutation(len(x))
+    n_val = round(validation_size * len(x))
+    val, tr = rows[:n_val], rows[n_val:]
+    train = (tf.data.Dataset.from_tensor_slices((x[tr], y[tr]))
+             .shuffle(len(tr), seed=seed, reshuffle_each_iteration=True).batch(batch_size))
+    validation = tf.data.Dataset.from_tensor_slices((x[val], y[val])).batch(batch_size)
+    x_test = (raw.x_test.reshape(len(raw.x_test), -1) / 255.0).astype(np.float32)
+    test = tf.data.Dataset.from_tensor_slices((x_test, raw.y_test.astype(np.int64))).batch(batch_size)
+    return Splits(train=train, validation=validation, test=test)
+''',
+    # a subclassed Keras model, built by calling it once
+    "build_model": '''
+class MLP(tf.keras.Model):
+    def __init__(self, num_classes=10, hidden_units=128):
+        super().__init__()
+        self.hidden = tf.keras.layers.Dense(hidden_units, activation=tf.nn.relu)
+        self.out = tf.keras.layers.Dense(num_classes)
+
+    def call(self, x, training=False):
+        return self.out(self.hidden(x))
+
+
+def build_model(input_dim, num_classes=10, hidden_units=128, seed=0):
+    tf.keras.utils.set_random_seed(seed)
+    model = MLP(num_classes, hidden_units)
+    model(tf.zeros((1, input_dim)))  # creates the weights
+    return model
+''',
+    "make_loss_and_optimizer": '''
+def make_loss_and_optimizer(model, learning_rate=1e-3):
+    return (tf.keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+            tf.keras.optimizers.Adam(learning_rate=learning_rate))
+''',
+    "accuracy": '''
+def accuracy(logits, labels):
+    return tf.reduce_mean(tf.keras.metrics.sparse_categorical_accuracy(labels, logits))
+''',
+    # Keras does the step: compile once, train_on_batch per batch
+    "train": '''
+def train(model, loss, optimizer, batches, epochs=10):
+    model.compile(optimizer=optimizer, loss=loss)
+    history = []
+    for _ in range(epochs):
+        for x, y in batches:
+            history.append(float(model.train_on_batch(x, y)))
+    return history
+''',
+    "report": '''
+def report(model, splits):
+    out = {}
+    for key, data in (("train_accuracy", splits.train), ("test_accuracy", splits.test)):
+        right = seen = 0
+        for x, y in data:
+            right += int(tf.reduce_sum(tf.cast(tf.argmax(model(x), axis=-1) == y, tf.int32)))
+            seen += int(tf.shape(y)[0])
+        out[key] = right / seen
+    return out
+''',
+}
+
+FUNCTIONAL_SIGNATURE_STEP = {
+    # the functional API
+    "build_model": '''
+def build_model(input_dim, num_classes=10, hidden_units=128, seed=0):
+    tf.keras.utils.set_random_seed(seed)
+    inputs = tf.keras.Input((input_dim,))
+    hidden = tf.keras.layers.Dense(hidden_units)(inputs)
+    hidden = tf.keras.layers.ReLU()(hidden)
+    logits = tf.keras.layers.Dense(num_classes)(hidden)
+    return tf.keras.Model(inputs, logits)
+''',
+    # the loss as a plain function of (labels, logits)
+    "make_loss_and_optimizer": '''
+def make_loss_and_optimizer(model, learning_rate=1e-3):
+    def loss(labels, logits):
+        return tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(labels=labels, logits=logits))
+    optimizer = tf.keras.optimizers.Adam(learning_rate)
+    return loss, optimizer
+''',
+    # the step traced once for every batch size, by an input_signature; losses kept as tensors until the end
+    "train": '''
+def train(model, loss, optimizer, batches, epochs=10):
+    spec = batches.element_spec
+    @tf.function(input_signature=[tf.TensorSpec(spec[0].shape, spec[0].dtype), tf.TensorSpec(spec[1].shape, spec[1].dtype)])
+    def one_step(images, labels):
+        with tf.GradientTape() as tape:
+            value = loss(labels, model(images, training=True))
+        variables = model.trainable_variables
+        optimizer.apply_gradients(zip(tape.gradient(value, variables), variables))
+        return value
+    losses = []
+    for epoch in range(epochs):
+        for images, labels in batches:
+            losses.append(one_step(images, labels))
+    return [float(v) for v in losses]
+''',
+}
+
+FLOAT_PIXELS = '''
+def download(name: str = "digits") -> RawData:
+    raw = load_dataset(name)
+    return RawData(raw.x_train.astype(np.float32), raw.y_train, raw.x_test.astype(np.float32), raw.y_test)
+'''
+
+SAMPLES = [
+    Sample("reference", {}, full_marks(A), about="the course's own solution"),
+    Sample(
+        "subclassed_train_on_batch",
+        SUBCLASSED_TRAIN_ON_BATCH,
+        full_marks(A),
+        about="subclassed keras.Model, compile + train_on_batch, NumPy split, Keras metric for accuracy",
+    ),
+    Sample(
+        "functional_signature_step",
+        FUNCTIONAL_SIGNATURE_STEP,
+        full_marks(A),
+        about="functional API, the loss as a plain function, a tf.function step with an input_signature",
+    ),
+    Sample(
+        "download_float_pixels",
+        {"download": FLOAT_PIXELS},
+        full_marks(A, download_tests=0),
+        about="download returns float32 pixels (0..255); the next step casts anyway, so training is unaffected",
+    ),
+    Sample(
+        "test_split_unbatched",
+        {"load_and_preprocess": swap(_ref("load_and_preprocess"), "test=prepare(raw.x_test, raw.y_test).batch(batch_size)",
+                                     "test=prepare(raw.x_test, raw.y_test)")},
+        full_marks(A, load_and_preprocess_tests=0),
+        about="the test split yields single images, not batches; training is unaffected",
+    ),
+    Sample(
+        "input_784",
+        {"build_model": swap(_ref("build_model"), "tf.keras.Input(shape=(input_dim,))", "tf.keras.Input(shape=(784,))")},
+        full_marks(A, build_model_tests=0, results_tests=0),
+        about="input size hard-coded for MNIST (784): the model cannot take the 64 pixels of digits",
+    ),
+    Sample(
+        "mse_on_logits",
+        {"make_loss_and_optimizer": swap(_ref("make_loss_and_optimizer"),
+                                         "tf.keras.losses.SparseCategoricalCrossentropy(from_logits=True)",
+                                         "tf.keras.losses.MeanSquaredError()")},
+        full_marks(A, make_loss_and_optimizer_tests=0, results_tests=0),
+        about="mean squared error between every logit and the label: all logits drift to the label value",
+    ),
+    Sample(
+        "accuracy_counts",
+        {"accuracy": swap(_ref("accuracy"), "tf.reduce_mean(tf.cast(correct, tf.float32))",
+                          "tf.reduce_sum(tf.cast(correct, tf.float32))")},
+        full_marks(A, accuracy_tests=0),
+        about="the number of correct rows instead of the fraction; training is unaffected",
+    ),
+    Sample(
+        "no_apply_gradients",
+        {"train": swap(_ref("train"), "        optimizer.apply_gradients(zip(gradients, model.trainable_variables))\n", "")},
+        full_marks(A, train_tests=0, results_tests=0),
+        about="gradients computed, never applied: the weights keep their initial values",
+    ),
+    Sample(
+        "report_tensors",
+        {"report": swap(_ref("report"), "correct += float(accuracy(model(x, training=False), y)) * len(y)",
+                        "correct += accuracy(model(x, training=False), y) * len(y)")},
+        full_marks(A, report_tests=0),
+        about="report returns scalar tensors, not Python floats",
+    ),
+    Sample("unfilled", {}, zero_marks(A), base="release", about="the release as handed out: every stub raises"),
+]

@@ -1,0 +1,288 @@
+"""Sample submissions of `torch_pipeline` and the score each must get (16 points in all).
+
+Grading scale (points per graded cell)::
+
+    download_tests 1   load_and_preprocess_tests 3   build_model_tests 2   make_loss_and_optimizer_tests 2
+    accuracy_tests 1   train_tests 3                 report_tests 1        results_tests 3 (partial credit)
+
+Each step is checked on the course's reference inputs, so a broken step costs that step's cell;
+`results_tests` grades the model the student's own pipeline trained (held-out accuracy: full
+marks from the reference's minus 0.02, none at or below 0.5), so a break that spoils training
+costs those 3 points too.
+
+This module also holds the hostile samples (they test the grading machinery, not PyTorch):
+corrupt JSON, a cell that never ends, a kernel that exits, and a submission that replaces `check`.
+"""
+
+from . import Sample, full_marks, reference_cell, swap, zero_marks
+
+A = "torch_pipeline"
+
+
+def _ref(grade_id: str) -> str:
+    return reference_cell(A, grade_id)
+
+
+# --- Correct, but not the reference's code: full marks ---------------------------------------------
+SEQUENTIAL_SGD = {
+    # numpy split instead of random_split; a Subset-free dataset per split
+    "load_and_preprocess": '''
+def load_and_preprocess(raw: RawData, batch_size: int = 64, validation_size: float = 0.1, seed: int = 0) -> Splits:
+    x = raw.x_train.reshape(len(raw.x_train), -1).astype(np.float32) / 255
+    y = raw.y_train.astype(np.int64)
+    order = np.random.default_rng(seed).permutation(len(x))
+    n_val = round(validation_size * len(x))
+    val_idx, train_idx = order[:n_val], order[n_val:]
+    x_test = raw.x_test.reshape(len(raw.x_test), -1).astype(np.float32) / 255
+    def loader(xs, ys, shuffle=False):
+        data = TensorDataset(torch.tensor(xs), torch.tensor(ys))
+        gen = torch.Generator().manual_seed(seed) if shuffle else None
+        return DataLoader(data, batch_size=batch_size, shuffle=shuffle, generator=gen)
+    return Splits(loader(x[train_idx], y[train_idx], shuffle=True), loader(x[val_idx], y[val_idx]),
+                  loader(x_test, raw.y_test.astype(np.int64)))
+''',
+    # nn.Sequential, twice the hidden units asked for; no MLP class at all
+    "build_model": '''
+def build_model(input_dim, num_classes=10, hidden_units=128, seed=0):
+    torch.manual_seed(seed)
+    model = nn.Sequential(nn.Linear(input_dim, 256), nn.ReLU(), nn.Linear(256, num_classes))
+    return model.to(torch_device())
+''',
+    # SGD with momentum at its own learning rate instead of Adam
+    "make_loss_and_optimizer": '''
+def make_loss_and_optimizer(model, learning_rate=1e-3):
+    criterion = nn.CrossEntropyLoss(reduction="mean")
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
+    return criterion, optimizer
+''',
+    "accuracy": '''
+def accuracy(logits, labels):
+    predictions = torch.max(logits, 1).indices
+    return (predictions == labels).sum() / labels.shape[0]
+''',
+    # zero_grad(set_to_none=True) after the step; float() instead of item()
+    "train": '''
+def train(model, loss, optimizer, batches, epochs=10):
+    device = next(model.parameters()).device
+    losses = []
+    for epoch in range(epochs):
+        model.train()
+        for batch in batches:
+            x, y = (t.to(device) for t in batch)
+            value = loss(model(x), y)
+            value.backward()
+            optimizer.step()
+            optimizer.zero_grad(set_to_none=True)
+            losses.append(float(value))
+    return losses
+''',
+    # predictions concatenated, then one comparison; no accuracy() call
+    "report": '''
+def report(model, splits):
+    device = next(model.parameters()).device
+    model.eval()
+    result = {}
+    with torch.no_grad():
+        for key, loader in (("train_accuracy", splits.train), ("test_accuracy", splits.test)):
+            predicted, truth = [], []
+            for x, y in loader:
+                predicted.append(model(x.to(device)).argmax(dim=1).cpu())
+                truth.append(y)
+            result[key] = (torch.cat(predicted) == torch.cat(truth)).double().mean().item()
+    return result
+''',
+}
+
+FUNCTIONAL_ADAM = {
+    "download": '''
+def download(name="digits"):
+    x_train, y_train, x_test, y_test = load_dataset(name)
+    return RawData(x_train=x_train, y_train=y_train, x_test=x_test, y_test=y_test)
+''',
+    # torch.nn.functional in forward, layers under the required names; weights initialised explicitly
+    "build_model": '''
+import torch.nn.functional as F
+
+
+class MLP(nn.Module):
+    def __init__(self, input_dim, num_classes=10, hidden_units=128):
+        super().__init__()
+        self.hidden = nn.Linear(input_dim, hidden_units)
+        self.logits = nn.Linear(hidden_units, num_classes)
+        for layer in (self.hidden, self.logits):
+            nn.init.kaiming_uniform_(layer.weight, nonlinearity="relu")
+            nn.init.zeros_(layer.bias)
+
+    def forward(self, x):
+        return self.logits(F.relu(self.hidden(x)))
+
+
+def build_model(input_dim, num_classes=10, hidden_units=128, seed=0):
+    torch.manual_seed(seed)
+    device = torch_device()
+    return MLP(input_dim, num_classes, hidden_units).to(device)
+''',
+    "make_loss_and_optimizer": '''
+def make_loss_and_optimizer(model, learning_rate=1e-3):
+    def loss(logits, labels):
+        return F.cross_entropy(logits, labels)
+    return loss, torch.optim.Adam(params=list(model.parameters()), lr=learning_rate, betas=(0.9, 0.999))
+''',
+    "accuracy": '''
+def accuracy(logits, labels):
+    return torch.eq(torch.argmax(logits, dim=-1), labels).to(torch.float32).mean()
+''',
+    # an explicit step counter, set_to_none zeroing before the forward pass
+    "train": '''
+def train(model, loss, optimizer, batches, epochs=10):
+    model.train()
+    device = next(iter(model.parameters())).device
+    history = []
+    steps = epochs * len(batches)
+    iterator = iter(batches)
+    for _ in range(steps):
+        try:
+            x, y = next(iterator)
+        except StopIteration:
+            iterator = iter(batches)
+            x, y = next(iterator)
+        optimizer.zero_grad(set_to_none=True)
+        batch_loss = loss(model(x.to(device)), y.to(device))
+        batch_loss.backward()
+        optimizer.step()
+        history.append(batch_loss.detach().cpu().item())
+    return history
+''',
+    "report": '''
+def report(model, splits):
+    model.eval()
+    device = next(model.parameters()).device
+    def evaluate(loader):
+        correct, seen = 0.0, 0
+        with torch.no_grad():
+            for x, y in loader:
+                correct += float(accuracy(model(x.to(device)), y.to(device))) * y.numel()
+                seen += y.numel()
+        return correct / seen
+    return dict(test_accuracy=evaluate(splits.test), train_accuracy=evaluate(splits.train))
+''',
+}
+
+# --- One broken step each ------------------------------------------------------------------------------
+FLATTENED = '''
+def download(name: str = "digits") -> RawData:
+    x_train, y_train, x_test, y_test = load_dataset(name)
+    return RawData(x_train.reshape(len(x_train), -1), y_train, x_test.reshape(len(x_test), -1), y_test)
+'''
+
+HANG = '''
+while True:  # never ends: nbgrader's per-cell timeout must stop it
+    pass
+'''
+
+CHEAT = '''
+class _C:
+    hidden = public = lambda *a, **k: None
+
+
+check = _C()  # every later check.public now does nothing; the hidden tests import their own grader
+'''
+
+SAMPLES = [
+    Sample("reference", {}, full_marks(A), about="the course's own solution"),
+    Sample(
+        "sequential_sgd",
+        SEQUENTIAL_SGD,
+        full_marks(A),
+        about="nn.Sequential with 256 hidden units, SGD momentum 0.9 at lr 0.05, NumPy split, other loops",
+    ),
+    Sample(
+        "functional_adam",
+        FUNCTIONAL_ADAM,
+        full_marks(A),
+        about="F.relu / F.cross_entropy, Kaiming init, step-counted training loop, keyword report",
+    ),
+    Sample(
+        "download_flattened",
+        {"download": FLATTENED},
+        full_marks(A, download_tests=0),
+        about="download flattens the images to (N, 64); the next step flattens anyway, so training is unaffected",
+    ),
+    Sample(
+        "test_split_from_train",
+        {"load_and_preprocess": swap(_ref("load_and_preprocess"), "prepare(raw.x_test, raw.y_test)",
+                                     "prepare(raw.x_train, raw.y_train)")},
+        full_marks(A, load_and_preprocess_tests=0),
+        about="the test loader serves the training images (1257, not the 360 test images); training is unaffected",
+    ),
+    Sample(
+        "nine_classes",
+        {"build_model": swap(_ref("build_model"), "MLP(input_dim, num_classes, hidden_units)",
+                             "MLP(input_dim, 9, hidden_units)")},
+        full_marks(A, build_model_tests=0, results_tests=0),
+        about="9 output classes: the check sees logits (32, 9); training stops at label 9; no usable model",
+    ),
+    Sample(
+        "learning_rate_50",
+        {"make_loss_and_optimizer": swap(_ref("make_loss_and_optimizer"), "lr=learning_rate", "lr=50.0")},
+        full_marks(A, make_loss_and_optimizer_tests=0, results_tests=0),
+        about="Adam at lr 50: the loss is right (public check passes), training diverges (hidden check fails)",
+    ),
+    Sample(
+        "accuracy_off_by_one",
+        {"accuracy": swap(_ref("accuracy"), "logits.argmax(dim=1) == labels", "logits.argmax(dim=1) + 1 == labels")},
+        full_marks(A, accuracy_tests=0),
+        about="argmax + 1 compared with the label; training is unaffected",
+    ),
+    Sample(
+        "no_optimizer_step",
+        {"train": swap(_ref("train"), "            optimizer.step()\n", "")},
+        full_marks(A, train_tests=0, results_tests=0),
+        about="optimizer.step() forgotten: gradients are computed, the weights never change",
+    ),
+    Sample(
+        "report_swapped",
+        {"report": swap(_ref("report"), '{"train_accuracy": evaluate(splits.train), "test_accuracy": evaluate(splits.test)}',
+                        '{"train_accuracy": evaluate(splits.test), "test_accuracy": evaluate(splits.train)}')},
+        full_marks(A, report_tests=0),
+        about="report returns the test accuracy as train and the train accuracy as test",
+    ),
+    # --- Not made by fills alone ---------------------------------------------------------------------
+    Sample("unfilled", {}, zero_marks(A), base="release", about="the release as handed out: every stub raises"),
+    Sample(
+        "corrupt",
+        {},
+        zero_marks(A),
+        kind="corrupt",
+        graded=False,
+        outcome=f"{A}.ipynb is not valid JSON (line",
+        about="the notebook's JSON cut in half; the grader refuses it and records 0 everywhere",
+    ),
+    Sample(
+        "hanging",
+        {"train": HANG + _ref("train")},
+        full_marks(A, train_tests=0, results_tests=0),
+        about="`while True: pass` before train is defined: the cell is stopped by the timeout, train never exists",
+    ),
+    # nbgrader discards the whole run when the kernel dies: every cell 0, even those that ran and passed.
+    Sample(
+        "kernel_exit",
+        {"accuracy": "import os\n\nos._exit(1)\n" + _ref("accuracy")},
+        zero_marks(A),
+        graded=False,
+        outcome="Kernel died",
+        about="os._exit(1) in the accuracy cell: the kernel dies mid-notebook",
+    ),
+    # KNOWN HOLE, recorded as it is: nbgrader restores the test cells' source, not the kernel's
+    # namespace, and the test cells (hidden part included) call the notebook's global `check`. A
+    # do-nothing `check` defined in any solution cell earns every step's points without a line of
+    # the pipeline (13 of 16 here; results_tests fails only because _C lacks public_results; with
+    # `score_results = lambda *a, **k: 3.0` it would be 16 of 16).
+    Sample(
+        "cheat_check",
+        {"download": _ref("download") + "\n\n" + CHEAT},
+        zero_marks(A) | {"download_tests": 1.0},
+        base="release",
+        about="unfilled stubs plus `check` replaced by a do-nothing object: the hidden tests import their own",
+    ),
+]

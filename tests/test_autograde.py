@@ -1,0 +1,260 @@
+"""The sample bank (tests/submissions/) graded for real: nbgrader autograde, twice, into a real gradebook.
+
+Per assignment: a fresh course directory in tmp (this repository's nbgrader_config.py, source/
+and release/; its own gradebook.db and exchange), the assignment registered with
+``nbgrader generate_assignment`` (`graders.build.release`), every sample submitted under its own
+student id, then `graders.autograde.autograde` run twice (the second time regrading everything
+with --force). After each pass every sample's score per graded cell, read back from the
+gradebook, must be exactly its expectation; the Outcome of each run must say what happened.
+`generate_feedback` must then write an HTML report per graded student.
+
+The submission with a cell that never ends is graded in a call of its own with a short
+per-cell timeout (COURSE_CELL_TIMEOUT), so that no other sample runs under that timeout.
+
+Slow: about 40 notebooks, each run twice by nbgrader (see tests/submissions/ for the bank).
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import math
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from graders import autograde as ag
+from graders import build
+from submissions import ASSIGNMENTS, REPO, Sample, graded_cells, manual_cells, samples
+
+pytestmark = pytest.mark.slow
+
+HANGING = "hanging"  # graded alone, under HANG_TIMEOUT
+HANG_TIMEOUT = 10  # seconds one cell may run while the hanging sample is graded
+PASSES = 2
+TOLERANCE = 1e-6
+
+
+@dataclass
+class Pass:
+    outcomes: dict[str, ag.Outcome]
+    scores: dict[str, dict[str, tuple[float, float]]]
+    manual: dict[str, dict[str, bool]]  # student -> grade id -> needs manual grade
+    seconds: float
+
+
+@dataclass
+class Graded:
+    assignment: str
+    course: Path
+    bank: list[Sample]
+    passes: list[Pass] = field(default_factory=list)
+    feedback: object = None
+
+    def sample(self, name: str) -> Sample:
+        return next(s for s in self.bank if s.name == name)
+
+
+def new_course(root: Path, assignment: str) -> Path:
+    """A course directory holding this repository's config and the assignment's source and release."""
+    root.mkdir(parents=True)
+    shutil.copy(REPO / "nbgrader_config.py", root / "nbgrader_config.py")
+    for folder in ("source", "release"):
+        shutil.copytree(REPO / folder / assignment, root / folder / assignment)
+    return root
+
+
+def manual_flags(course: Path, assignment: str) -> dict[str, dict[str, bool]]:
+    with ag.gradebook(course) as gb:
+        return {
+            s.student.id: {g.name: bool(g.needs_manual_grade) for nb in s.notebooks for g in nb.grades}
+            for s in gb.find_assignment(assignment).submissions
+        }
+
+
+def grade_once(course: Path, assignment: str, bank: list[Sample]) -> Pass:
+    start = time.perf_counter()
+    names = [s.name for s in bank]
+    outcomes = ag.autograde(course, assignment, [n for n in names if n != HANGING], jobs=2)
+    if HANGING in names:
+        with pytest.MonkeyPatch.context() as env:
+            env.setenv("COURSE_CELL_TIMEOUT", str(HANG_TIMEOUT))
+            outcomes += ag.autograde(course, assignment, [HANGING], jobs=1)
+    seconds = time.perf_counter() - start
+    return Pass(
+        {o.student: o for o in outcomes}, ag.scores(course, assignment), manual_flags(course, assignment), seconds
+    )
+
+
+@pytest.fixture(scope="module", params=ASSIGNMENTS)
+def graded(request, tmp_path_factory) -> Graded:
+    assignment = request.param
+    tmp = tmp_path_factory.mktemp(assignment)
+    course = new_course(tmp / "course", assignment)
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("NBGRADER_EXCHANGE", str(tmp / "exchange"))
+        build.release(assignment, course_root=course)  # registers the assignment in the gradebook
+        bank = samples(assignment)
+        for sample in bank:
+            sample.submit(course, assignment)
+        result = Graded(assignment, course, bank)
+        for _ in range(PASSES):
+            result.passes.append(grade_once(course, assignment, bank))
+        result.feedback = ag.generate_feedback(course, assignment)
+    report_times(result)
+    return result
+
+
+def report_times(result: Graded) -> None:
+    """Seconds per notebook and per pass (shown with -s, and in the failure report)."""
+    lines = [f"[{result.assignment}] {len(result.bank)} samples"]
+    for number, grading in enumerate(result.passes, 1):
+        each = ", ".join(f"{o.student} {o.seconds:.0f}s" for o in grading.outcomes.values())
+        lines.append(f"  pass {number}: {grading.seconds:.0f} s in all; {each}")
+    print("\n".join(lines))
+
+
+# Reading the autograded notebooks ----------------------------------------------------------------
+def cell_text(cell) -> str:
+    parts = []
+    for output in cell.get("outputs", []):
+        if output.output_type == "stream":
+            parts.append(output.text)
+        elif output.output_type == "error":
+            parts.append(f"{output.ename}: {output.evalue}")
+        elif "data" in output:
+            parts.append(output.data.get("text/plain", ""))
+    return "".join(parts)
+
+
+def autograded_outputs(course: Path, assignment: str, student: str) -> dict[str, str]:
+    """grade id -> the text its test cell printed, in the autograded notebook."""
+    path = course / "autograded" / student / assignment / f"{assignment}.ipynb"
+    return {gid: cell_text(cell) for gid, cell in graded_cells(nbformat.read(path, as_version=4)).items()}
+
+
+def why(course: Path, assignment: str, student: str, grade_id: str) -> str:
+    try:
+        text = autograded_outputs(course, assignment, student).get(grade_id, "")
+    except FileNotFoundError:
+        return "(no autograded notebook)"
+    return " | ".join(line.strip() for line in text.strip().splitlines()[-4:])[:600]
+
+
+# The tests -----------------------------------------------------------------------------------------
+@pytest.mark.parametrize("number", range(1, PASSES + 1))
+def test_every_sample_gets_its_expected_score(graded: Graded, number: int):
+    grading = graded.passes[number - 1]
+    manual = set(manual_cells(graded.assignment))
+    wrong = []
+    for sample in graded.bank:
+        found = grading.scores.get(sample.name)
+        if found is None:
+            wrong.append(f"{sample.name}: not in the gradebook")
+            continue
+        assert set(found) == set(sample.expected), (sample.name, sorted(found), sorted(sample.expected))
+        for grade_id, expected in sample.expected.items():
+            score, _ = found[grade_id]
+            if grade_id in manual and expected is None:
+                if not grading.manual[sample.name][grade_id]:
+                    wrong.append(f"{sample.name}: {grade_id} is not left for manual grading (score {score:g})")
+            elif expected is None or not math.isclose(score, expected, abs_tol=TOLERANCE):
+                outcome = grading.outcomes[sample.name]
+                reason = why(graded.course, graded.assignment, sample.name, grade_id)
+                wrong.append(
+                    f"{sample.name}: {grade_id} expected {expected}, got {score:g}  <- outcome {outcome.graded} "
+                    f"{outcome.message!r} ({outcome.seconds:.0f} s); the autograded cell now shows: {reason}"
+                )
+    assert not wrong, f"pass {number} of {graded.assignment}:\n" + "\n".join(wrong)
+
+
+@pytest.mark.parametrize("number", range(1, PASSES + 1))
+def test_outcomes_say_what_happened(graded: Graded, number: int):
+    outcomes = graded.passes[number - 1].outcomes
+    assert sorted(outcomes) == sorted(s.name for s in graded.bank)
+    wrong = [
+        f"{s.name}: graded={outcomes[s.name].graded} {outcomes[s.name].message!r}; expected graded={s.graded} "
+        f"and a message containing {s.outcome!r}"
+        for s in graded.bank
+        if outcomes[s.name].graded != s.graded or s.outcome not in outcomes[s.name].message
+    ]
+    assert not wrong, "\n".join(wrong)
+
+
+def test_unfilled_release_says_not_implemented_for_every_step(graded: Graded):
+    outputs = autograded_outputs(graded.course, graded.assignment, "unfilled")
+    manual = set(manual_cells(graded.assignment))
+    for grade_id, text in outputs.items():
+        if grade_id in manual:
+            continue
+        step = grade_id.removesuffix("_tests")
+        if step == "results":
+            assert "did not produce a trained model" in text, text
+        else:  # the self-check's one ✗ line names the step and says the stub is still there
+            first = text.strip().splitlines()[0]
+            assert first.startswith("✗") and step in first, (grade_id, text)
+            assert "not implemented" in first or "not written yet" in first, (grade_id, text)
+            assert "NotImplementedError" in first, (grade_id, text)
+
+
+def test_hanging_cell_is_stopped_by_the_timeout(graded: Graded):
+    if HANGING not in [s.name for s in graded.bank]:
+        pytest.skip("no hanging sample in this assignment")
+    path = graded.course / "autograded" / HANGING / graded.assignment / f"{graded.assignment}.ipynb"
+    cells = {c.metadata.get("nbgrader", {}).get("grade_id"): c for c in nbformat.read(path, as_version=4).cells}
+    hung = [gid for gid, c in cells.items() if "while True" in c.source]
+    assert len(hung) == 1, hung
+    assert "CellTimeoutError" in cell_text(cells[hung[0]]), cell_text(cells[hung[0]])
+
+
+def test_written_answers_are_left_for_manual_grading(graded: Graded):
+    manual = manual_cells(graded.assignment)
+    if not manual:
+        pytest.skip("no written answers in this assignment")
+    for number, grading in enumerate(graded.passes, 1):
+        for sample in graded.bank:
+            for gid in manual:
+                left = grading.manual[sample.name][gid]
+                assert left == (sample.expected[gid] is None), (number, sample.name, gid, left)
+
+
+def test_feedback_for_every_graded_student(graded: Graded):
+    """An HTML report per graded student, showing each failed step's ✗ message as the autograded notebook has it."""
+    assert graded.feedback.returncode == 0, graded.feedback.stdout + graded.feedback.stderr
+    shown = 0
+    for sample in graded.bank:
+        path = graded.course / "feedback" / sample.name / graded.assignment / f"{graded.assignment}.html"
+        if not sample.graded:
+            continue
+        assert path.is_file(), path
+        page = html.unescape(path.read_text(encoding="utf-8"))
+        outputs = autograded_outputs(graded.course, graded.assignment, sample.name)
+        for grade_id, points in sample.expected.items():
+            failures = [line for line in outputs[grade_id].splitlines() if line.startswith("✗")]
+            if points == 0 and failures:
+                shown_text = failures[0].split("\x1b")[0]  # up to any ANSI colour code (Keras puts some in errors)
+                assert shown_text in page, (sample.name, grade_id, failures[0])
+                shown += 1
+    assert shown, "no failure message was checked"
+
+
+def test_gradebook_holds_every_sample_once(graded: Graded):
+    with ag.gradebook(graded.course) as gb:
+        students = sorted(s.student.id for s in gb.find_assignment(graded.assignment).submissions)
+    assert students == sorted(s.name for s in graded.bank)
+
+
+def test_bank_files_are_valid(graded: Graded):
+    """The submitted notebooks are what the bank says (valid JSON, except the corrupt one)."""
+    for sample in graded.bank:
+        path = graded.course / "submitted" / sample.name / graded.assignment / f"{graded.assignment}.ipynb"
+        text = path.read_text(encoding="utf-8")
+        if sample.kind == "corrupt":
+            with pytest.raises(json.JSONDecodeError):
+                json.loads(text)
+        else:
+            nbformat.validate(nbformat.reads(text, as_version=4))
