@@ -29,6 +29,7 @@ import contextlib
 import inspect
 import linecache
 import os
+import re
 import sys
 import sysconfig
 import traceback
@@ -100,9 +101,13 @@ def _library_dirs() -> tuple[str, ...]:
 _LIBRARY_DIRS = _library_dirs()
 
 
+ANSI_CODES = re.compile(r"\x1b\[[0-9;]*m")
+
+
 def _short(error: BaseException, limit: int = 300) -> str:
-    """The first lines of an exception's message, at most `limit` characters, without a final period."""
-    lines = [line for line in str(error).strip().splitlines() if line.strip()]
+    """The first lines of an exception's message, at most `limit` characters, without a final period
+    or the terminal colour codes that Keras puts in its messages."""
+    lines = [line for line in ANSI_CODES.sub("", str(error)).strip().splitlines() if line.strip()]
     text = " ".join(lines[:3])
     text = text if len(text) <= limit else text[: limit - 1] + "…"
     return text.rstrip(".")

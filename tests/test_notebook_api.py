@@ -547,3 +547,10 @@ def test_stored_reference_figures_are_reproduced():
     figures = references.reference_run("tf1", load_dataset("digits"), hp, load_holdout("digits"))
     assert figures == stored["frameworks"]["tf1"]
     assert get_check("tf1").target() == figures["holdout_accuracy"]
+
+
+def test_error_messages_lose_terminal_colour_codes():
+    from graders.notebook import _short
+
+    keras_style = ValueError("Input 0 is incompatible: expected (None, 784), found (32, 64)\x1b[0m\n\nArguments received")
+    assert _short(keras_style) == "Input 0 is incompatible: expected (None, 784), found (32, 64) Arguments received"
