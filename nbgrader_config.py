@@ -21,6 +21,9 @@ c.CourseDirectory.root = COURSE_ROOT
 c.CourseDirectory.course_id = "tf-pytorch"
 c.CourseDirectory.source_directory = "source"
 c.CourseDirectory.release_directory = "release"
+# Parallel autograde processes write to one SQLite gradebook: wait for the lock up to 60 s
+# instead of SQLite's default 5 s.
+c.CourseDirectory.db_url = "sqlite:///" + os.path.join(COURSE_ROOT, "gradebook.db") + "?timeout=60"
 
 # --- exchange: a folder this user can write, no root needed ----------------------------------
 _exchange = os.environ.get("NBGRADER_EXCHANGE") or os.path.join(COURSE_ROOT, ".exchange")
