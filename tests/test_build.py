@@ -600,6 +600,7 @@ def test_config_values(tmp_path):
     config = load_config(root)
     assert config["CourseDirectory"] == {
         "root": str(root), "course_id": "tf-pytorch", "source_directory": "source", "release_directory": "release",
+        "db_url": f"sqlite:///{root / 'gradebook.db'}?timeout=60",
     }
     assert config["Exchange"]["root"] == str(root / ".exchange") and (root / ".exchange").is_dir()
     assert config["ClearSolutions"]["code_stub"] == {"python": "# YOUR CODE HERE\nraise NotImplementedError()"}
