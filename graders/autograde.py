@@ -106,7 +106,18 @@ def autograde_one(
     if done.returncode != 0:
         errors = [line for line in done.stderr.splitlines() if "ERROR" in line or "Error" in line]
         return Outcome(student, False, (errors[:1] or done.stderr.splitlines()[-1:] or ["nbgrader failed"])[0], seconds)
-    return Outcome(student, True, "graded", seconds)
+    return Outcome(student, True, "; ".join(["graded", *timed_out_cells(course, assignment, student)]), seconds)
+
+
+def timed_out_cells(course: Path, assignment: str, student: str) -> list[str]:
+    """A note per cell of the autograded notebooks that was stopped by the per-cell time limit."""
+    notes = []
+    for path in sorted((course / "autograded" / student / assignment).glob("*.ipynb")):
+        for cell in nbformat.read(path, as_version=4).cells:
+            if any("CellTimeoutError" in json.dumps(output) for output in cell.get("outputs", [])):
+                cell_id = cell.metadata.get("nbgrader", {}).get("grade_id", cell.get("id", "?"))
+                notes.append(f"cell {cell_id} of {path.name} ran past the per-cell time limit and was stopped")
+    return notes
 
 
 def score_zero(course: Path, assignment: str, student: str) -> None:

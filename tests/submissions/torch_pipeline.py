@@ -262,6 +262,7 @@ SAMPLES = [
         "hanging",
         {"train": HANG + _ref("train")},
         full_marks(A, train_tests=0, results_tests=0),
+        outcome="cell train of torch_pipeline.ipynb ran past the per-cell time limit and was stopped",
         about="`while True: pass` before train is defined: the cell is stopped by the timeout, train never exists",
     ),
     # nbgrader discards the whole run when the kernel dies: every cell 0, even those that ran and passed.
