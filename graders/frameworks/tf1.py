@@ -3,7 +3,6 @@
 A TF1 model is the course's ``GraphModel(graph, inputs, labels, logits, session)``.
 """
 
-import contextlib
 import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -14,47 +13,24 @@ import tensorflow as tf  # noqa: E402
 import solutions.tf1_pipeline as reference  # noqa: E402, F401 - the reference objects for isolated grading
 from graders.checks.failures import CheckFailed  # noqa: E402
 from graders.frameworks import _common  # noqa: E402
-from solutions.devices import seed_tensorflow, tensorflow_device, tensorflow_session_config  # noqa: E402
+from solutions.devices import tensorflow_session_config  # noqa: E402
 
 NAME = "tf1"
 v1 = tf.compat.v1
 FIELDS = ("graph", "inputs", "labels", "logits", "session")
 
 
-def setup(seed: int = 0) -> str:
-    """Quiet TensorFlow's Python logs, let it grow GPU memory, seed; return the device name."""
-    tf.get_logger().setLevel("ERROR")
-    device = tensorflow_device()
-    seed_tensorflow(seed)
-    return device
-
-
-def seed(value: int = 0) -> None:
-    seed_tensorflow(value)
-
-
-def checking():
-    """While checks run: nothing to change."""
-    return contextlib.nullcontext()
-
-
-def to_numpy(value) -> np.ndarray:
-    return value.numpy() if hasattr(value, "numpy") else np.asarray(value)
-
-
-def first_batch(batches):
-    return _common.first_batch(batches, to_numpy)
-
-
-def collect(batches):
-    return _common.collect(batches, to_numpy)
-
-
-def count_examples(batches) -> int:
-    return _common.count_examples(batches, to_numpy)
-
-
-count_batches = _common.count_batches
+# Set-up, seeding and reading batches are TensorFlow's, the same as in TF2.
+from graders.frameworks.tf2 import (  # noqa: E402, F401 - part of this adapter's interface
+    checking,
+    collect,
+    count_batches,
+    count_examples,
+    first_batch,
+    seed,
+    setup,
+    to_numpy,
+)
 
 
 def check_model(model) -> str:
