@@ -14,8 +14,9 @@ from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-from solutions.data import load_dataset, read_idx, split_arrays  # noqa: E402
-from solutions.pipeline import FRAMEWORKS, HYPERPARAMETERS, run  # noqa: E402
+from course.data import load_dataset, read_idx, split_arrays  # noqa: E402
+from course.pipeline import HYPERPARAMETERS  # noqa: E402
+from solutions.pipeline import FRAMEWORKS, run  # noqa: E402
 
 SHARED_MNIST = Path(__file__).resolve().parents[2] / "shared/data/mnist"
 

@@ -57,7 +57,7 @@ import torch
 from torch import nn
 
 from graders.comparison import ComparisonChecks
-from solutions.devices import tensorflow_session_config
+from course.devices import tensorflow_session_config
 
 v1 = tf.compat.v1
 check = ComparisonChecks()

@@ -58,9 +58,9 @@ from typing import NamedTuple
 import numpy as np
 import tensorflow as tf
 
-from solutions.data import RawData, load_dataset
-from solutions.devices import tensorflow_session_config
-from solutions.pipeline import HYPERPARAMETERS, Splits
+from course.data import RawData, load_dataset
+from course.devices import tensorflow_session_config
+from course.pipeline import HYPERPARAMETERS, Splits
 
 v1 = tf.compat.v1
 HP = HYPERPARAMETERS[DATASET]

@@ -55,8 +55,8 @@ check = StepChecks("tf2", DATASET)  # the self-checks; loads TensorFlow quietly,
 import numpy as np
 import tensorflow as tf
 
-from solutions.data import RawData, load_dataset
-from solutions.pipeline import HYPERPARAMETERS, Splits
+from course.data import RawData, load_dataset
+from course.pipeline import HYPERPARAMETERS, Splits
 
 HP = HYPERPARAMETERS[DATASET]
 HP

@@ -49,9 +49,9 @@ from torch import nn
 from torch.utils.data import DataLoader, TensorDataset, random_split
 
 from graders.notebook import StepChecks
-from solutions.data import RawData, load_dataset
-from solutions.devices import torch_device
-from solutions.pipeline import HYPERPARAMETERS, Splits
+from course.data import RawData, load_dataset
+from course.devices import torch_device
+from course.pipeline import HYPERPARAMETERS, Splits
 
 DATASET = "digits"
 check = StepChecks("torch", DATASET)  # the self-checks; seeds and picks the device

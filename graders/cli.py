@@ -39,7 +39,7 @@ def _add_assignment_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _selected(args) -> tuple[list[str], dict]:
-    from graders import build
+    from graders.author import build
 
     exercises = args.exercises or build.EXERCISES
     names = args.assignments or build.assignments(exercises)
@@ -49,13 +49,13 @@ def _selected(args) -> tuple[list[str], dict]:
 
 
 def _run_build(args) -> int:
-    from graders import build, references
+    from graders.author import build, figures
 
     names, where = _selected(args)
     for name in names:
         print(build.display_path(build.build_source(name, **where)))
-    if stale := references.stale_datasets():  # the results cells are scored against these figures
-        print(f"reference figures for {', '.join(stale)}: {references.write_references(tuple(stale))}")
+    if stale := figures.stale_datasets():  # the results cells are scored against these figures
+        print(f"reference figures for {', '.join(stale)}: {figures.write_references(tuple(stale))}")
     return 0
 
 
@@ -66,7 +66,7 @@ def _add_release_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _run_release(args) -> int:
-    from graders import build
+    from graders.author import build
 
     names, where = _selected(args)
     if not args.no_build:
@@ -126,13 +126,13 @@ def _add_autograde_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _course_root(args) -> Path:
-    from graders import build
+    from graders.author import build
 
     return (args.root or build.REPO).resolve()
 
 
 def _run_autograde(args) -> int:
-    from graders.autograde import autograde, scores
+    from graders.runner.batch import autograde, scores
 
     root = _course_root(args)
     if not (root / "source" / args.assignment).is_dir():
@@ -154,7 +154,7 @@ def _add_feedback_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _run_feedback(args) -> int:
-    from graders.autograde import generate_feedback
+    from graders.runner.batch import generate_feedback
 
     done = generate_feedback(_course_root(args), args.assignment)
     print(done.stdout + done.stderr if done.returncode else f"feedback written under {_course_root(args) / 'feedback'}")
@@ -167,7 +167,7 @@ def _add_export_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _run_export(args) -> int:
-    from graders.autograde import export_grades
+    from graders.runner.batch import export_grades
 
     done = export_grades(_course_root(args), args.csv)
     print(done.stdout + done.stderr if done.returncode else f"grades written to {args.csv}")
@@ -204,7 +204,7 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from graders.build import BuildError, ToolError
+    from graders.author.build import BuildError, ToolError
 
     top = parser()
     args = top.parse_args(argv)  # argparse itself exits 2 on bad arguments

@@ -43,7 +43,7 @@ from graders.checks import CheckFailed
 from graders.notebook import guard, register
 from graders.quiet import quiet
 from solutions import comparison as reference
-from solutions.devices import tensorflow_device
+from course.devices import tensorflow_device
 from solutions.torch_pipeline import MLP
 
 v1 = tf.compat.v1

@@ -1,7 +1,7 @@
 """The course's Jupyter kernel: `tf-pytorch-course`.
 
 One kernel for every assignment, on CPU and GPU alike (the notebooks pick the device
-themselves through `solutions.devices`). It is this environment's Python plus:
+themselves through `course.devices`). It is this environment's Python plus:
 
 * environment variables that make TensorFlow quiet and the frameworks deterministic;
 * ``--IPKernelApp.capture_fd_output=False``: C/C++ libraries (TensorFlow's absl logging,
@@ -27,7 +27,7 @@ from pathlib import Path
 KERNEL_NAME = "tf-pytorch-course"
 DISPLAY_NAME = "Python 3 (TF + PyTorch course)"
 LANGUAGE = "python"
-#: The notebooks' ``metadata.kernelspec`` (see graders.build).
+#: The notebooks' ``metadata.kernelspec`` (see graders.author.build).
 KERNELSPEC = {"name": KERNEL_NAME, "display_name": DISPLAY_NAME, "language": LANGUAGE}
 
 STARTUP_CODE = "import graders.kernel; graders.kernel.startup()"

@@ -45,8 +45,8 @@ from graders.quiet import quiet as quiet_running
 from graders.checks import STEPS, CheckFailed, step_label
 from graders.checks.accuracy import points_for
 from graders.checks.ranges import RAW_FIELDS
-from solutions.data import RawData, load_dataset, load_holdout
-from solutions.pipeline import HYPERPARAMETERS, Splits
+from course.data import RawData, load_dataset, load_holdout
+from course.pipeline import HYPERPARAMETERS, Splits
 
 NUM_CLASSES = 10
 RESULTS_FLOOR, RESULTS_MARGIN = 0.5, 0.02  # the results scale: see graders.checks.accuracy.points_for

@@ -6,8 +6,9 @@ import sys
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's C++ start-up chatter out of the demo
 
-from solutions.data import DATASETS, DatasetError  # noqa: E402
-from solutions.pipeline import FRAMEWORKS, HYPERPARAMETERS, load_framework, run  # noqa: E402
+from course.data import DATASETS, DatasetError  # noqa: E402
+from course.pipeline import HYPERPARAMETERS  # noqa: E402
+from solutions.pipeline import FRAMEWORKS, load_framework, run  # noqa: E402
 
 
 def main(argv=None) -> int:

@@ -25,7 +25,7 @@ import tensorflow as tf
 import torch
 from torch import nn
 
-from solutions.devices import tensorflow_session_config
+from course.devices import tensorflow_session_config
 from solutions.torch_pipeline import MLP
 
 v1 = tf.compat.v1

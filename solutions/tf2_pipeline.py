@@ -6,8 +6,8 @@ once per input signature, so the hot loop still runs as a graph.
 
 import tensorflow as tf
 
-from solutions.data import RawData, load_dataset
-from solutions.pipeline import Splits
+from course.data import RawData, load_dataset
+from course.pipeline import Splits
 
 
 # Step 1 ------------------------------------------------------------------------------------

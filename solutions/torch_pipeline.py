@@ -8,9 +8,9 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset, random_split
 
-from solutions.data import RawData, load_dataset
-from solutions.devices import torch_device
-from solutions.pipeline import Splits
+from course.data import RawData, load_dataset
+from course.devices import torch_device
+from course.pipeline import Splits
 
 
 # Step 1 ------------------------------------------------------------------------------------

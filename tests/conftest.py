@@ -28,7 +28,7 @@ def pytest_collection_modifyitems(config, items):
 @pytest.fixture(scope="session")
 def mnist_split():
     """The real MNIST test set split 8,000 train / 2,000 test (seed 0), as RawData."""
-    from solutions.data import read_idx, split_arrays
+    from course.data import read_idx, split_arrays
 
     if not SHARED_MNIST.is_dir():
         pytest.skip(f"real MNIST test set not found at {SHARED_MNIST} (expected ../shared beside the repo)")

@@ -2,7 +2,7 @@
 
 Per assignment: a fresh course directory in tmp (this repository's nbgrader_config.py, source/
 and release/; its own gradebook.db and exchange), the assignment registered with
-``nbgrader generate_assignment`` (`graders.build.release`), every sample submitted under its own
+``nbgrader generate_assignment`` (`graders.author.build.release`), every sample submitted under its own
 student id, then `graders.autograde.autograde` run twice (the second time regrading everything
 with --force). After each pass every sample's score per graded cell, read back from the
 gradebook, must be exactly its expectation; the Outcome of each run must say what happened.
@@ -27,8 +27,8 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from graders import autograde as ag
-from graders import build
+from graders.runner import batch as ag
+from graders.author import build
 from submissions import ASSIGNMENTS, REPO, Sample, graded_cells, manual_cells, samples
 
 pytestmark = pytest.mark.slow

@@ -28,7 +28,7 @@ import nbformat
 import pytest
 
 from browser import CHROMIUM_ARGS, JupyterLab, find_chromium
-from graders import build
+from graders.author import build
 from graders.checks import STEPS, step_label
 
 pytestmark = pytest.mark.slow

@@ -23,8 +23,9 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from graders import build, cli, kernel
-from graders.build import BuildError
+from graders import cli, kernel
+from graders.author import build
+from graders.author.build import BuildError
 
 REPO = build.REPO
 PYTHON = sys.executable

@@ -36,7 +36,7 @@ from graders.checks import (
     step_label,
 )
 from graders.checks.metric import reference_accuracy
-from solutions.data import RawData
+from course.data import RawData
 
 
 def failure(check, *args, **kwargs) -> CheckFailed:

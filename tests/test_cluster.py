@@ -6,8 +6,8 @@ import shutil
 
 import pytest
 
-from graders import autograde as ag
-from graders import build
+from graders.runner import batch as ag
+from graders.author import build
 from submissions import REPO, Sample, full_marks, zero_marks
 
 pytestmark = pytest.mark.slow

@@ -1,4 +1,4 @@
-"""Tests of solutions/data.py against a real HTTP server on the loopback interface."""
+"""Tests of course/data.py against a real HTTP server on the loopback interface."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from solutions.data import (
+from course.data import (
     DATASETS,
     FILES,
     HOLDOUT_SIZE,

@@ -32,7 +32,8 @@ import nbformat
 import pytest
 from nbgrader import utils
 
-from graders import build, report
+from graders import report
+from graders.author import build
 from graders.checks import STEPS, step_label
 from graders.kernel import KERNEL_NAME, install_kernel
 

@@ -5,8 +5,9 @@ import math
 import numpy as np
 import pytest
 
-from solutions.data import load_dataset
-from solutions.pipeline import FRAMEWORKS, HYPERPARAMETERS, Hyperparameters, load_framework, run
+from course.data import load_dataset
+from course.pipeline import HYPERPARAMETERS, Hyperparameters
+from solutions.pipeline import FRAMEWORKS, load_framework, run
 
 ALL = list(FRAMEWORKS)
 
@@ -113,7 +114,7 @@ def test_real_mnist_split_reaches_target(framework, mnist_split):
 def test_gpu_is_picked_and_shared_by_tensorflow_and_torch(digits):
     import tensorflow as tf
 
-    from solutions.devices import tensorflow_device, torch_device
+    from course.devices import tensorflow_device, torch_device
 
     assert tensorflow_device() == "/GPU:0"
     assert all(tf.config.experimental.get_memory_growth(g) for g in tf.config.list_physical_devices("GPU"))

@@ -2,7 +2,8 @@
 
 import json
 
-from graders.references import REFERENCES_PATH, load_references, stale_datasets, versions
+from graders.author.figures import stale_datasets, versions
+from graders.references import REFERENCES_PATH, load_references
 
 
 def test_committed_figures_are_fresh_for_this_environment():

@@ -13,7 +13,7 @@ import tensorflow as tf  # noqa: E402
 import solutions.tf1_pipeline as reference  # noqa: E402, F401 - the reference objects for isolated grading
 from graders.checks.failures import CheckFailed  # noqa: E402
 from graders.frameworks import _common  # noqa: E402
-from solutions.devices import tensorflow_session_config  # noqa: E402
+from course.devices import tensorflow_session_config  # noqa: E402
 
 NAME = "tf1"
 v1 = tf.compat.v1

@@ -11,7 +11,7 @@ import tensorflow as tf  # noqa: E402
 import solutions.tf2_pipeline as reference  # noqa: E402, F401 - the reference objects for isolated grading
 from graders.checks.failures import CheckFailed  # noqa: E402
 from graders.frameworks import _common  # noqa: E402
-from solutions.devices import seed_tensorflow, tensorflow_device  # noqa: E402
+from course.devices import seed_tensorflow, tensorflow_device  # noqa: E402
 
 NAME = "tf2"
 

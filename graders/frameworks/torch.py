@@ -8,7 +8,7 @@ import torch
 import solutions.torch_pipeline as reference  # noqa: F401 - the reference objects for isolated grading
 from graders.checks.failures import CheckFailed
 from graders.frameworks import _common
-from solutions.devices import seed_torch, torch_device
+from course.devices import seed_torch, torch_device
 
 NAME = "torch"
 

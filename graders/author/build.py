@@ -45,7 +45,7 @@ from pathlib import Path
 from graders.kernel import KERNELSPEC
 from graders.quiet import fd2_silenced
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 EXERCISES = REPO / "exercises"
 SOURCE_DIR = "source"  # CourseDirectory.source_directory
 RELEASE_DIR = "release"  # CourseDirectory.release_directory

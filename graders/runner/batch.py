@@ -22,7 +22,7 @@ from pathlib import Path
 
 import nbformat
 
-from graders.build import nbgrader_env
+from graders.author.build import nbgrader_env
 
 NBGRADER = [sys.executable, "-m", "nbgrader"]
 
