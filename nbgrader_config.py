@@ -5,12 +5,23 @@ The course directory is the folder holding this file (the repository root): `sou
 nbgrader reads this file when it runs from this folder; `python -m graders release` and
 the grading helpers run it from here.
 
+Student code runs in the grading kernel (`tf-pytorch-course-grading`), which the sandbox
+provisioner launches (see graders/runner/): stock `nbgrader autograde`, formgrader's Autograde
+button and `python -m graders autograde` all grade through it.
+
 Environment overrides:
-  NBGRADER_EXCHANGE     exchange directory (default: <course>/.exchange, created if missing)
-  COURSE_CELL_TIMEOUT   seconds one cell may run during validate/autograde (default 300)
+  NBGRADER_EXCHANGE          exchange directory (default: <course>/.exchange, created if missing)
+  COURSE_CELL_TIMEOUT        seconds one cell may run during validate/autograde (default 300)
+  COURSE_SUBMISSION_TIMEOUT  seconds one submitted notebook's kernel may live (default 1200)
+  COURSE_MEMORY_LIMIT        memory of one grading kernel, swap included (default 4G)
+  COURSE_UNSAFE_NO_SANDBOX   1: grade even where the sandbox is unavailable (never on a shared machine)
 """
 
 import os
+
+from graders.kernel import GRADING_KERNEL_NAME
+from graders.runner.execute import autograde_preprocessors
+from graders.runner.sandbox import parse_size
 
 c = get_config()  # noqa: F821 - provided by traitlets when it loads this file
 
@@ -41,9 +52,13 @@ c.ClearHiddenTests.end_test_delimeter = "END HIDDEN TESTS"
 c.ClearHiddenTests.enforce_metadata = True
 
 # --- execution (validate, autograde) ----------------------------------------------------------
-# One kernel for all assignments: `python -m graders install-kernel` installs it.
-c.Execute.kernel_name = "tf-pytorch-course"
+# One sandboxed kernel grades all assignments: `python -m graders install-kernel` installs it.
+c.Execute.kernel_name = GRADING_KERNEL_NAME
+c.Autograde.autograde_preprocessors = autograde_preprocessors()  # completed cells keep their points at a limit
 c.Execute.timeout = int(os.environ.get("COURSE_CELL_TIMEOUT", "300"))
+c.SandboxProvisioner.submission_timeout = float(os.environ.get("COURSE_SUBMISSION_TIMEOUT", "1200"))
+c.SandboxProvisioner.memory_limit = parse_size(os.environ.get("COURSE_MEMORY_LIMIT", "4G"))
+c.SandboxProvisioner.unsafe_no_sandbox = os.environ.get("COURSE_UNSAFE_NO_SANDBOX", "") == "1"
 c.Execute.interrupt_on_timeout = True
 c.Execute.startup_timeout = 120
 # Output of a busy TensorFlow cell can trail its reply on a loaded machine; nbgrader makes a

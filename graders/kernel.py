@@ -1,4 +1,4 @@
-"""The course's Jupyter kernel: `tf-pytorch-course`.
+"""The course's Jupyter kernels: `tf-pytorch-course`, and its sandboxed twin for grading.
 
 One kernel for every assignment, on CPU and GPU alike (the notebooks pick the device
 themselves through `course.devices`). It is this environment's Python plus:
@@ -14,10 +14,16 @@ themselves through `course.devices`). It is this environment's Python plus:
   Deprecation/Future/User warnings on stderr for the same reason.
 
 `startup()` must stay cheap: it never imports TensorFlow or PyTorch.
+
+`tf-pytorch-course-grading` is the same kernel launched by the sandbox provisioner
+(`graders.runner.provisioner`); nbgrader's config grades with it. It is installed where the
+grading runner is (the staff install), and interrupted by message: a signal from outside
+would reach the sandbox's launcher, not the kernel.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import shutil
 import sys
@@ -26,6 +32,9 @@ from pathlib import Path
 
 KERNEL_NAME = "tf-pytorch-course"
 DISPLAY_NAME = "Python 3 (TF + PyTorch course)"
+GRADING_KERNEL_NAME = "tf-pytorch-course-grading"
+GRADING_DISPLAY_NAME = "Python 3 (TF + PyTorch course, grading sandbox)"
+PROVISIONER = "course-sandbox"  # the entry point of graders.runner.provisioner.SandboxProvisioner
 LANGUAGE = "python"
 #: The notebooks' ``metadata.kernelspec`` (see graders.author.build).
 KERNELSPEC = {"name": KERNEL_NAME, "display_name": DISPLAY_NAME, "language": LANGUAGE}
@@ -44,9 +53,10 @@ SEED = 0
 QUIET_WARNINGS = (DeprecationWarning, FutureWarning, UserWarning)
 
 
-def kernel_json(python: str | None = None) -> dict:
-    """The kernel.json contents for `python` (default: the interpreter running this code)."""
-    return {
+def kernel_json(python: str | None = None, grading: bool = False) -> dict:
+    """The kernel.json contents for `python` (default: the interpreter running this code); `grading`:
+    the sandboxed grading kernel."""
+    spec = {
         "argv": [
             python or sys.executable,
             "-m",
@@ -61,24 +71,36 @@ def kernel_json(python: str | None = None) -> dict:
         "env": dict(ENV),
         "metadata": {"debugger": True},
     }
+    if grading:
+        spec["display_name"] = GRADING_DISPLAY_NAME
+        spec["interrupt_mode"] = "message"
+        spec["metadata"] = {"kernel_provisioner": {"provisioner_name": PROVISIONER}}
+    return spec
 
 
 def install_kernel(prefix: str | Path | None = None, python: str | None = None) -> Path:
-    """Install the `tf-pytorch-course` kernel spec into ``<prefix>/share/jupyter/kernels/``.
+    """Install the `tf-pytorch-course` kernel spec into ``<prefix>/share/jupyter/kernels/``, and the
+    grading kernel's beside it where the grading runner is installed.
 
     `prefix` defaults to ``sys.prefix`` (this virtual environment), where Jupyter and
     nbgrader started from this environment find it. Replaces an existing installation.
-    Returns the kernel spec's directory.
+    Returns the course kernel spec's directory.
     """
+    installed = _install_spec(KERNEL_NAME, kernel_json(python), prefix)
+    if importlib.util.find_spec("graders.runner") is not None:
+        _install_spec(GRADING_KERNEL_NAME, kernel_json(python, grading=True), prefix)
+    return installed
+
+
+def _install_spec(name: str, spec: dict, prefix: str | Path | None) -> Path:
     from jupyter_client.kernelspec import KernelSpecManager
 
-    prefix = str(prefix if prefix is not None else sys.prefix)
     with tempfile.TemporaryDirectory() as tmp:
-        spec_dir = Path(tmp) / KERNEL_NAME
+        spec_dir = Path(tmp) / name
         spec_dir.mkdir()
-        (spec_dir / "kernel.json").write_text(json.dumps(kernel_json(python), indent=1, sort_keys=True) + "\n")
+        (spec_dir / "kernel.json").write_text(json.dumps(spec, indent=1, sort_keys=True) + "\n")
         _copy_logos(spec_dir)
-        installed = KernelSpecManager().install_kernel_spec(str(spec_dir), KERNEL_NAME, prefix=prefix)
+        installed = KernelSpecManager().install_kernel_spec(str(spec_dir), name, prefix=str(prefix or sys.prefix))
     return Path(installed)
 
 

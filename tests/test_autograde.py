@@ -1,17 +1,19 @@
-"""The sample bank (tests/submissions/) graded for real: nbgrader autograde, twice, into a real gradebook.
+"""The sample bank (tests/submissions/) graded for real, twice, into a real gradebook, in the sandbox.
 
 Per assignment: a fresh course directory in tmp (this repository's nbgrader_config.py, source/
 and release/; its own gradebook.db and exchange), the assignment registered with
-``nbgrader generate_assignment`` (`graders.author.build.release`), every sample submitted under its own
-student id, then `graders.autograde.autograde` run twice (the second time regrading everything
-with --force). After each pass every sample's score per graded cell, read back from the
-gradebook, must be exactly its expectation; the Outcome of each run must say what happened.
-`generate_feedback` must then write an HTML report per graded student.
+``nbgrader generate_assignment`` (`graders.author.build.release`), every sample submitted under
+its own student id, then graded twice: first by our runner (`graders.runner.batch.autograde`),
+then again by stock ``nbgrader autograde --force`` (two processes, half the class each), which
+grades through the same sandboxed kernel. After each pass every sample's score per graded cell,
+read back from the gradebook, must be exactly its expectation, and what each run says of a
+sample (the runner's Outcome, or the notes read from stock nbgrader's autograded notebook) must
+say what happened. `generate_feedback` must then write an HTML report per graded student.
 
 The submission with a cell that never ends is graded in a call of its own with a short
 per-cell timeout (COURSE_CELL_TIMEOUT), so that no other sample runs under that timeout.
 
-Slow: about 40 notebooks, each run twice by nbgrader (see tests/submissions/ for the bank).
+Slow: about 40 notebooks, each run twice (see tests/submissions/ for the bank).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import html
 import json
 import math
 import shutil
+import subprocess
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,7 +30,9 @@ from pathlib import Path
 import nbformat
 import pytest
 
+from graders.author.build import nbgrader_env
 from graders.runner import batch as ag
+from graders.runner.gradebook import NBGRADER, Recorder, generate_feedback
 from graders.author import build
 from submissions import ASSIGNMENTS, REPO, Sample, graded_cells, manual_cells, samples
 
@@ -69,14 +74,14 @@ def new_course(root: Path, assignment: str) -> Path:
 
 
 def manual_flags(course: Path, assignment: str) -> dict[str, dict[str, bool]]:
-    with ag.gradebook(course) as gb:
+    with Recorder(course).gradebook() as gb:
         return {
             s.student.id: {g.name: bool(g.needs_manual_grade) for nb in s.notebooks for g in nb.grades}
             for s in gb.find_assignment(assignment).submissions
         }
 
 
-def grade_once(course: Path, assignment: str, bank: list[Sample]) -> Pass:
+def grade_with_runner(course: Path, assignment: str, bank: list[Sample]) -> Pass:
     start = time.perf_counter()
     names = [s.name for s in bank]
     outcomes = ag.autograde(course, assignment, [n for n in names if n != HANGING], jobs=2)
@@ -84,10 +89,47 @@ def grade_once(course: Path, assignment: str, bank: list[Sample]) -> Pass:
         with pytest.MonkeyPatch.context() as env:
             env.setenv("COURSE_CELL_TIMEOUT", str(HANG_TIMEOUT))
             outcomes += ag.autograde(course, assignment, [HANGING], jobs=1)
+    return finished(course, assignment, {o.student: o for o in outcomes}, start)
+
+
+def grade_with_stock_nbgrader(course: Path, assignment: str, bank: list[Sample]) -> Pass:
+    """``nbgrader autograde --force`` as a TA types it, in two processes of half the class each; then the
+    hanging sample alone under the short cell timeout. Outcomes are read from the autograded notebooks."""
+    start = time.perf_counter()
+    names = [s.name for s in bank if s.name != HANGING]
+    runs = [(names[0::2], {}), (names[1::2], {})]
+    if HANGING in [s.name for s in bank]:
+        runs.append(([HANGING], {"COURSE_CELL_TIMEOUT": str(HANG_TIMEOUT)}))
+    everyone = {s.name for s in bank}
+    processes = []
+    for students, env in runs[:2]:
+        processes.append(_stock_autograde(course, assignment, everyone - set(students), env))
+    for process in processes:
+        process.wait()
+    if len(runs) == 3:
+        _stock_autograde(course, assignment, everyone - {HANGING}, runs[2][1]).wait()
+    outcomes = {name: stock_outcome(course, assignment, name) for name in everyone}
+    return finished(course, assignment, outcomes, start)
+
+
+def _stock_autograde(course: Path, assignment: str, excluded: set[str], env: dict) -> subprocess.Popen:
+    command = [*NBGRADER, "autograde", assignment, "--force", f"--CourseDirectory.student_id_exclude={','.join(sorted(excluded))}"]
+    log = open(course / f"stock-{len(excluded)}-{time.monotonic_ns()}.log", "w")
+    return subprocess.Popen(command, cwd=course, env=nbgrader_env() | env, stdout=log, stderr=subprocess.STDOUT)
+
+
+def stock_outcome(course: Path, assignment: str, student: str) -> ag.Outcome:
+    """What stock nbgrader did with a submission, read from its autograded notebook (none: not graded)."""
+    path = course / "autograded" / student / assignment / f"{assignment}.ipynb"
+    if not path.is_file():
+        return ag.Outcome(student, False, "stock nbgrader wrote no autograded notebook", 0.0)
+    notes = ag.notes({assignment: path.read_text(encoding="utf-8")})
+    return ag.Outcome(student, True, "; ".join(["graded", *notes]), 0.0)
+
+
+def finished(course: Path, assignment: str, outcomes: dict[str, ag.Outcome], start: float) -> Pass:
     seconds = time.perf_counter() - start
-    return Pass(
-        {o.student: o for o in outcomes}, ag.scores(course, assignment), manual_flags(course, assignment), seconds
-    )
+    return Pass(outcomes, ag.scores(course, assignment), manual_flags(course, assignment), seconds)
 
 
 @pytest.fixture(scope="module", params=ASSIGNMENTS)
@@ -102,9 +144,9 @@ def graded(request, tmp_path_factory) -> Graded:
         for sample in bank:
             sample.submit(course, assignment)
         result = Graded(assignment, course, bank)
-        for _ in range(PASSES):
-            result.passes.append(grade_once(course, assignment, bank))
-        result.feedback = ag.generate_feedback(course, assignment)
+        result.passes.append(grade_with_runner(course, assignment, bank))
+        result.passes.append(grade_with_stock_nbgrader(course, assignment, bank))
+        result.feedback = generate_feedback(course, assignment)
     report_times(result)
     return result
 
@@ -174,13 +216,16 @@ def test_every_sample_gets_its_expected_score(graded: Graded, number: int):
 
 @pytest.mark.parametrize("number", range(1, PASSES + 1))
 def test_outcomes_say_what_happened(graded: Graded, number: int):
+    """The runner's Outcome says it; stock nbgrader's autograded notebook says the same, except that
+    stock nbgrader leaves no trace of a submission it could not read."""
     outcomes = graded.passes[number - 1].outcomes
     assert sorted(outcomes) == sorted(s.name for s in graded.bank)
+    stock = number == 2
     wrong = [
         f"{s.name}: graded={outcomes[s.name].graded} {outcomes[s.name].message!r}; expected graded={s.graded} "
         f"and a message containing {s.outcome!r}"
         for s in graded.bank
-        if outcomes[s.name].graded != s.graded or s.outcome not in outcomes[s.name].message
+        if outcomes[s.name].graded != s.graded or (s.outcome not in outcomes[s.name].message and not (stock and not s.graded))
     ]
     assert not wrong, "\n".join(wrong)
 
@@ -242,7 +287,7 @@ def test_feedback_for_every_graded_student(graded: Graded):
 
 
 def test_gradebook_holds_every_sample_once(graded: Graded):
-    with ag.gradebook(graded.course) as gb:
+    with Recorder(graded.course).gradebook() as gb:
         students = sorted(s.student.id for s in gb.find_assignment(graded.assignment).submissions)
     assert students == sorted(s.name for s in graded.bank)
 

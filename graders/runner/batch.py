@@ -1,30 +1,34 @@
-"""Autograde a class: each submission in its own `nbgrader autograde` process, several at once.
+"""Autograde a class: one sandboxed job per submission, several at once, one writer.
 
-One process per student keeps a broken or hostile submission (a crash, a hang, a kernel that
-dies) from stopping the batch or touching anyone else's grade. Jobs run in a local pool, one
-GPU each in turn when GPUs are visible, or on a Dask cluster whose workers share the course
-directory (`scheduler="tcp://host:8786"`).
+The coordinating process reads every submission into a `GradingJob` (`Recorder.prepare`),
+runs the jobs in a pool of threads here (each drives one sandboxed kernel; one GPU each in turn
+when GPUs are visible) or on a Dask cluster (``scheduler="tcp://host:8786"``: the workers
+share no disk with the coordinator, jobs carry the submission in and the executed notebooks
+out), and writes each result into the gradebook as it arrives (`Recorder.record`). A broken or
+hostile submission costs its own points only: it cannot reach the gradebook or another
+student's files, and whatever limit it hits is reported in its `Outcome`.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import subprocess
-import sys
-import time
 from collections.abc import Iterator
-from concurrent.futures import Executor, ThreadPoolExecutor
+from concurrent.futures import Executor, ThreadPoolExecutor, as_completed
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import nbformat
 
-from graders.author.build import nbgrader_env
+from graders.runner import sandbox
+from graders.runner.execute import stopped_notes
+from graders.runner.gradebook import Recorder
+from graders.runner.jobs import GradingJob, run_job
 
-NBGRADER = [sys.executable, "-m", "nbgrader"]
+REFERENCE_USE = "uses the reference solution"  # what the hidden checks say of a step that calls the reference
+THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS")
 
 
 @dataclass(frozen=True)
@@ -35,28 +39,6 @@ class Outcome:
     graded: bool
     message: str
     seconds: float
-
-
-def submitted_students(course_dir: Path, assignment: str) -> list[str]:
-    """Students with a folder `submitted/<student>/<assignment>/`, sorted."""
-    root = Path(course_dir) / "submitted"
-    return sorted(p.parent.name for p in root.glob(f"*/{assignment}") if p.is_dir())
-
-
-def notebook_problem(path: Path) -> str | None:
-    """Why the submitted notebook at `path` cannot be graded, or None when it can."""
-    try:
-        json.loads(Path(path).read_text(encoding="utf-8"))  # nbformat would hide the line and column
-        notebook = nbformat.read(path, as_version=4)
-        nbformat.validate(notebook)
-    except FileNotFoundError:
-        return None  # nbgrader scores a missing notebook 0 by itself
-    except json.JSONDecodeError as error:
-        return f"{path.name} is not valid JSON (line {error.lineno}, column {error.colno}): was it saved completely?"
-    except Exception as error:  # nbformat's validation and reader errors have no common base
-        first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        return f"{path.name} is not a valid Jupyter notebook: {first_line}"
-    return None
 
 
 def gpu_ids() -> list[str]:
@@ -71,84 +53,38 @@ def gpu_ids() -> list[str]:
     return listing.stdout.split() if listing.returncode == 0 else []
 
 
-def autograde_one(
-    course_dir: str,
-    assignment: str,
-    student: str,
-    gpu: str | None = None,
-    timeout: float | None = None,
-    threads: int | None = None,
-) -> Outcome:
-    """Grade one submission into the gradebook; never raises for a bad submission."""
-    start = time.perf_counter()
-    course = Path(course_dir)
-    folder = course / "submitted" / student / assignment
-    problems = [p for nb in sorted(folder.glob("*.ipynb")) if (p := notebook_problem(nb))]
-    if problems:
-        score_zero(course, assignment, student)
-        return Outcome(student, False, "; ".join(problems) + " Scored 0.", time.perf_counter() - start)
-    env = nbgrader_env()
+def notes(result_notebooks: dict[str, str]) -> list[str]:
+    """What the TA should know of an executed submission: limits hit, cells stopped, reference code used."""
+    found = []
+    for name, text in sorted(result_notebooks.items()):
+        notebook = nbformat.reads(text, as_version=4)
+        found += stopped_notes(notebook, f"{name}.ipynb")
+        for cell in notebook.cells:
+            for output in cell.get("outputs", []):
+                line = next((ln for ln in str(output.get("evalue", "")).splitlines() if REFERENCE_USE in ln), None)
+                if output.get("output_type") == "error" and line:
+                    found.append(line.strip().removeprefix("✗ "))
+    return found
+
+
+def _with_placement(job: GradingJob, gpu: str | None, threads: int | None) -> GradingJob:
+    """`job` with its kernel pinned to one GPU and given a thread budget (parallel kernels share the cores)."""
+    provisioner = dict(job.config.get("SandboxProvisioner", {}))
     if gpu is not None:
-        env["CUDA_VISIBLE_DEVICES"] = gpu
-    if threads is not None:  # parallel kernels share the cores instead of each taking them all
-        for variable in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS"):
-            env[variable] = str(threads)
-    command = [*NBGRADER, "autograde", assignment, "--student", student, "--create", "--force"]
-    try:
-        done = subprocess.run(
-            command, cwd=course, env=env, capture_output=True, text=True, timeout=timeout, start_new_session=True
-        )
-    except subprocess.TimeoutExpired:
-        score_zero(course, assignment, student)
-        message = f"grading took longer than {timeout:.0f} s and was stopped; scored 0"
-        return Outcome(student, False, message, time.perf_counter() - start)
-    seconds = time.perf_counter() - start
-    if done.returncode != 0:
-        errors = [line for line in done.stderr.splitlines() if "ERROR" in line or "Error" in line]
-        return Outcome(student, False, (errors[:1] or done.stderr.splitlines()[-1:] or ["nbgrader failed"])[0], seconds)
-    return Outcome(student, True, "; ".join(["graded", *timed_out_cells(course, assignment, student)]), seconds)
-
-
-def timed_out_cells(course: Path, assignment: str, student: str) -> list[str]:
-    """A note per cell of the autograded notebooks that was stopped by the per-cell time limit."""
-    notes = []
-    for path in sorted((course / "autograded" / student / assignment).glob("*.ipynb")):
-        for cell in nbformat.read(path, as_version=4).cells:
-            if any("CellTimeoutError" in json.dumps(output) for output in cell.get("outputs", [])):
-                cell_id = cell.metadata.get("nbgrader", {}).get("grade_id", cell.get("id", "?"))
-                notes.append(f"cell {cell_id} of {path.name} ran past the per-cell time limit and was stopped")
-    return notes
-
-
-def score_zero(course: Path, assignment: str, student: str) -> None:
-    """Record 0 for every grade cell of the student's submission, as nbgrader does for a missing notebook."""
-    with gradebook(course) as gb:
-        gb.update_or_create_student(student)
-        submission = gb.update_or_create_submission(assignment, student)
-        for notebook in submission.notebooks:
-            for grade in notebook.grades:
-                grade.auto_score = 0
-                grade.needs_manual_grade = False
-        gb.db.commit()
-
-
-@contextmanager
-def gradebook(course: Path):
-    """The course's real nbgrader gradebook (`gradebook.db` in the course directory)."""
-    from nbgrader.api import Gradebook
-
-    with Gradebook(f"sqlite:///{Path(course) / 'gradebook.db'}?timeout=60") as gb:
-        yield gb
+        provisioner["environment"] = {"CUDA_VISIBLE_DEVICES": gpu}
+    if threads is not None:
+        provisioner["environment"] = provisioner.get("environment", {}) | {v: str(threads) for v in THREAD_VARIABLES}
+    return GradingJob(job.assignment, job.student, job.notebooks, job.files, job.config | {"SandboxProvisioner": provisioner})
 
 
 @contextmanager
 def executor(jobs: int, scheduler: str | None) -> Iterator[Executor]:
-    """A pool of `jobs` threads (each waits on its nbgrader process), or a Dask cluster's executor."""
+    """A pool of `jobs` threads here, or a Dask cluster's executor."""
     if scheduler:
         from distributed import Client
 
         with Client(scheduler) as client:
-            yield client.get_executor()
+            yield client.get_executor(pure=False)
     else:
         with ThreadPoolExecutor(max_workers=jobs) as pool:
             yield pool
@@ -162,48 +98,61 @@ def autograde(
     jobs: int | None = None,
     scheduler: str | None = None,
     timeout: float | None = None,
+    unsafe_no_sandbox: bool = False,
 ) -> list[Outcome]:
-    """Autograde `students` (default: everyone who submitted) and return one Outcome each, sorted."""
-    course = Path(course_dir).resolve()
-    students = students if students is not None else submitted_students(course, assignment)
+    """Autograde `students` (default: everyone who submitted) and return one Outcome each, sorted.
+
+    `timeout` caps the seconds one submitted notebook may run (default: the course's
+    COURSE_SUBMISSION_TIMEOUT). Raises SandboxUnavailable before grading anything when the
+    sandbox cannot run here, unless `unsafe_no_sandbox`.
+    """
+    recorder = Recorder(course_dir)
+    students = students if students is not None else recorder.submitted(assignment)
+    if not scheduler and (missing := sandbox.problems()) and not unsafe_no_sandbox:
+        raise sandbox.SandboxUnavailable(
+            "refusing to run student code without the grading sandbox: " + "; ".join(missing)
+            + ". Fix that, or grade at your own risk with --unsafe-no-sandbox."
+        )
+    settings = {"SandboxProvisioner": {"unsafe_no_sandbox": unsafe_no_sandbox} | ({"submission_timeout": timeout} if timeout else {})}
     gpus = gpu_ids()
     jobs = jobs or max(1, len(gpus) or (os.cpu_count() or 2) // 2)
     threads = None if scheduler else max(1, (os.cpu_count() or 1) // jobs)
-    with gradebook(course) as gb:  # create the schema once, before the parallel writers
-        gb.find_assignment(assignment)
+    outcomes = []
     with executor(jobs, scheduler) as pool:
-        futures = [
-            pool.submit(
-                autograde_one, str(course), assignment, student, gpus[i % len(gpus)] if gpus else None, timeout, threads
-            )
-            for i, student in enumerate(students)
-        ]
-        return sorted((f.result() for f in futures), key=lambda o: o.student)
+        futures = {}
+        for i, student in enumerate(students):
+            if problems := recorder.problems(assignment, student):
+                recorder.score_zero(assignment, student)
+                outcomes.append(Outcome(student, False, "; ".join(problems) + " Scored 0.", 0.0))
+                continue
+            job = recorder.prepare(assignment, student)
+            job = GradingJob(job.assignment, student, job.notebooks, job.files, _merged(job.config, settings))
+            job = _with_placement(job, gpus[i % len(gpus)] if gpus else None, threads)
+            futures[pool.submit(run_job, job)] = student
+        for future in as_completed(futures):
+            student = futures[future]
+            outcomes.append(_record(recorder, assignment, student, future))
+    return sorted(outcomes, key=lambda o: o.student)
+
+
+def _merged(config: dict, settings: dict) -> dict:
+    return config | {section: config.get(section, {}) | values for section, values in settings.items()}
+
+
+def _record(recorder: Recorder, assignment: str, student: str, future) -> Outcome:
+    try:
+        result = future.result()
+    except Exception as error:  # the job could not run: the sandbox refused, its worker died for good, ...
+        first = str(error).strip().splitlines()[0] if str(error).strip() else ""
+        return Outcome(student, False, f"grading job failed: {type(error).__name__}: {first}", 0.0)
+    seconds = result.seconds
+    written = recorder.record(assignment, student, result)
+    if not written["success"]:
+        errors = [line for line in written.get("log", "").splitlines() if line.startswith("[ERROR]")]
+        return Outcome(student, False, (errors or ["nbgrader could not record the result"])[0], seconds)
+    return Outcome(student, True, "; ".join(["graded", *notes(result.notebooks)]), seconds)
 
 
 def scores(course_dir: str | Path, assignment: str) -> dict[str, dict[str, tuple[float, float]]]:
     """`{student: {grade_id: (score, max_score)}}` for every submission of `assignment` in the gradebook."""
-    table: dict[str, dict[str, tuple[float, float]]] = {}
-    with gradebook(Path(course_dir)) as gb:
-        for submission in gb.find_assignment(assignment).submissions:
-            cells = table.setdefault(submission.student.id, {})
-            for notebook in submission.notebooks:
-                for grade in notebook.grades:
-                    cells[grade.name] = (float(grade.score), float(grade.max_score))
-    return table
-
-
-def generate_feedback(course_dir: str | Path, assignment: str) -> subprocess.CompletedProcess:
-    """Run `nbgrader generate_feedback` for the assignment (HTML per student under feedback/)."""
-    return subprocess.run(
-        [*NBGRADER, "generate_feedback", assignment, "--force"],
-        cwd=course_dir, env=nbgrader_env(), capture_output=True, text=True,
-    )
-
-
-def export_grades(course_dir: str | Path, path: str | Path) -> subprocess.CompletedProcess:
-    """Run `nbgrader export` into a CSV file."""
-    return subprocess.run(
-        [*NBGRADER, "export", f"--to={Path(path).resolve()}"],
-        cwd=course_dir, env=nbgrader_env(), capture_output=True, text=True,
-    )
+    return Recorder(course_dir).scores(assignment)

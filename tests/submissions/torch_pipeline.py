@@ -265,14 +265,13 @@ SAMPLES = [
         outcome="cell train of torch_pipeline.ipynb ran past the per-cell time limit and was stopped",
         about="`while True: pass` before train is defined: the cell is stopped by the timeout, train never exists",
     ),
-    # nbgrader discards the whole run when the kernel dies: every cell 0, even those that ran and passed.
+    # The cells that completed before the kernel died keep their points; the rest did not run.
     Sample(
         "kernel_exit",
         {"accuracy": "import os\n\nos._exit(1)\n" + _ref("accuracy")},
-        zero_marks(A),
-        graded=False,
-        outcome="Kernel died",
-        about="os._exit(1) in the accuracy cell: the kernel dies mid-notebook",
+        full_marks(A, accuracy_tests=0, train_tests=0, report_tests=0, results_tests=0),
+        outcome=f"the kernel died in cell accuracy (exit code 1) of {A}.ipynb",
+        about="os._exit(1) in the accuracy cell: the kernel dies mid-notebook; steps 1-4 were checked before",
     ),
     # KNOWN HOLE, recorded as it is: nbgrader restores the test cells' source, not the kernel's
     # namespace, and the test cells (hidden part included) call the notebook's global `check`. A

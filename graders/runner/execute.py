@@ -1,0 +1,124 @@
+"""`SandboxedExecute`: nbgrader's Execute preprocessor, keeping what a submission earned when its kernel ends early.
+
+Stock nbgrader discards a whole submission when its kernel dies. Here the cells that completed
+keep their outputs, so their points; the cell that was running gets an error output saying why
+the kernel ended (a limit of the sandbox, or the kernel's own death), and every later code cell
+an error output saying it did not run, so that no test cell passes without running:
+
+    SubmissionLimitExceeded: memory limit (4 GiB) exceeded in cell train_tests
+    SubmissionLimitExceeded: not run: memory limit (4 GiB) exceeded in cell train_tests
+
+It also caps the output it collects (`output_limit`): a submission that floods its output is
+stopped like one that exceeds memory, before the grader's own memory fills up.
+
+`stopped_notes(notebook)` reads those lines back (and the cells stopped by the per-cell
+timeout) for the batch runner's report.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+
+from nbclient.exceptions import CellTimeoutError, DeadKernelError
+from nbformat import NotebookNode
+from nbformat.v4 import new_output
+from traitlets import Integer
+
+from nbgrader.preprocessors import Execute
+
+from graders.runner.sandbox import MiB, format_size
+
+LIMIT_ERROR = "SubmissionLimitExceeded"
+DIED_ERROR = "KernelDied"
+TIMEOUT_ERROR = "CellTimeoutError"  # nbgrader's Execute.error_on_timeout
+
+
+def cell_name(cell: NotebookNode, index: int) -> str:
+    """The grade id of a graded or solution cell, else its position ('cell 12')."""
+    grade_id = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
+    return grade_id or f"number {index + 1}"
+
+
+class SandboxedExecute(Execute):
+    """Execute that survives the kernel's end: completed cells keep their points, the rest score 0."""
+
+    output_limit = Integer(16 * MiB, config=True, help="bytes of output one notebook may produce")
+
+    def preprocess(self, nb, resources=None, km=None):
+        self._ended: str | None = None  # why the kernel ended, once it has
+        self._stopped_for: str | None = None  # the limit this preprocessor stopped the kernel for
+        self._output_bytes = 0
+        return super().preprocess(nb, resources, km)
+
+    def preprocess_cell(self, cell, resources, index):
+        if cell.cell_type != "code":
+            return cell, resources
+        if self._ended:
+            cell.outputs = [_error(self._ename, f"not run: {self._ended}")]
+            return cell, resources
+        try:
+            return super().preprocess_cell(cell, resources, index)
+        except DeadKernelError:
+            limit = self._limit_exceeded()
+        except CellTimeoutError:  # still busy after the per-cell timeout's interrupt: it ignored the interrupt
+            self._stop(f"per-cell time limit ({self.timeout} s)")
+            limit = self._limit_exceeded()
+        where = f"in cell {cell_name(cell, index)}"
+        if limit:
+            self._ename, self._ended = LIMIT_ERROR, f"{limit} exceeded {where}"
+        else:
+            self._ename, self._ended = DIED_ERROR, f"the kernel died {where}{self._exit_status()}"
+        cell.outputs.append(_error(self._ename, self._ended))
+        return cell, resources
+
+    def output(self, outs, msg, display_id, cell_index):
+        content = msg.get("content", {})
+        self._output_bytes += len(content.get("text", "")) + sum(len(str(v)) for v in content.get("data", {}).values())
+        if self._output_bytes > self.output_limit:
+            self._stop(f"output limit ({format_size(self.output_limit)})")
+            return None
+        return super().output(outs, msg, display_id, cell_index)
+
+    # -- the kernel's end ------------------------------------------------------------------------
+    def _stop(self, reason: str) -> None:
+        provisioner = self.km.provisioner
+        self._stopped_for = self._stopped_for or reason
+        if hasattr(provisioner, "stop"):
+            provisioner.stop(reason)
+        elif getattr(provisioner, "pgid", None):  # a kernel launched without the sandbox provisioner
+            os.killpg(provisioner.pgid, signal.SIGKILL)
+
+    def _limit_exceeded(self) -> str | None:
+        limit_exceeded = getattr(self.km.provisioner, "limit_exceeded", None)
+        return (limit_exceeded() if limit_exceeded else None) or self._stopped_for
+
+    def _exit_status(self) -> str:
+        process = getattr(self.km.provisioner, "process", None)
+        code = process.poll() if process is not None else None
+        return "" if code is None else f" (exit code {code})"
+
+
+def _error(ename: str, evalue: str) -> NotebookNode:
+    return new_output("error", ename=ename, evalue=evalue, traceback=[f"{ename}: {evalue}"])
+
+
+def stopped_notes(notebook: NotebookNode, name: str) -> list[str]:
+    """One line per cell of an executed notebook that a limit, the kernel's death or the per-cell timeout stopped."""
+    notes = []
+    for index, cell in enumerate(notebook.cells):
+        for output in cell.get("outputs", []):
+            if output.get("output_type") != "error":
+                continue
+            if output.get("ename") in (LIMIT_ERROR, DIED_ERROR) and not output.get("evalue", "").startswith("not run"):
+                notes.append(f"{output['evalue']} of {name}")
+            elif output.get("ename") == TIMEOUT_ERROR:
+                notes.append(f"cell {cell_name(cell, index)} of {name} ran past the per-cell time limit and was stopped")
+    return notes
+
+
+def autograde_preprocessors(execute=SandboxedExecute) -> list:
+    """nbgrader's autograde preprocessors, in nbgrader's order, with `execute` in place of its Execute."""
+    from nbgrader.converters import Autograde
+
+    return [execute if step is Execute else step for step in Autograde.class_traits()["autograde_preprocessors"].default()]

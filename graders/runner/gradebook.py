@@ -1,0 +1,233 @@
+"""The one writer: the coordinating process alone reads submissions and writes the gradebook.
+
+`Recorder` stands for one course directory (its nbgrader config, `gradebook.db`,
+`submitted/`, `autograded/`):
+
+* `prepare` reads a submission and makes its `GradingJob`: each notebook sanitized by nbgrader's
+  own sanitizing preprocessors (outputs cleared, test cells restored from the gradebook), and
+  the working folder's other files. It writes nothing.
+* `record` writes a job's result: nbgrader's Autograde converter, run in this process, with the
+  job's executed notebooks replayed in place of its Execute step (`ReplayExecution`). nbgrader
+  itself therefore records students, submissions, timestamps, scores, late penalties and the
+  autograded notebooks, exactly as stock ``nbgrader autograde`` would, so formgrader, feedback
+  and ``nbgrader export`` work on the result. Nothing is written before a job's result is in:
+  a job that fails leaves the gradebook as it was.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import subprocess
+import sys
+import warnings
+from contextlib import contextmanager
+from pathlib import Path
+
+import nbformat
+from nbformat import NotebookNode
+
+from graders.runner.jobs import MAX_FILES_BYTES, GradingJob, JobResult
+
+NBGRADER = [sys.executable, "-m", "nbgrader"]
+#: The config sections a worker needs to execute notebooks as this course does.
+EXECUTION_SECTIONS = ("Execute", "SandboxedExecute", "SandboxProvisioner", "NotebookClient", "KernelManager")
+
+
+def course_config(course: Path):
+    """The course's nbgrader configuration (its ``nbgrader_config.py``), with the course root set."""
+    from traitlets.config import Config, PyFileConfigLoader
+
+    config = Config()
+    if (course / "nbgrader_config.py").is_file():
+        config = PyFileConfigLoader("nbgrader_config.py", path=str(course)).load_config()
+    config.CourseDirectory.root = str(course)
+    return config
+
+
+def notebook_problem(path: Path) -> str | None:
+    """Why the submitted notebook at `path` cannot be graded, or None when it can."""
+    try:
+        json.loads(Path(path).read_text(encoding="utf-8"))  # nbformat would hide the line and column
+        nbformat.validate(nbformat.read(path, as_version=4))
+    except json.JSONDecodeError as error:
+        return f"{path.name} is not valid JSON (line {error.lineno}, column {error.colno}): was it saved completely?"
+    except Exception as error:  # nbformat's validation and reader errors have no common base
+        first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        return f"{path.name} is not a valid Jupyter notebook: {first_line}"
+    return None
+
+
+@contextmanager
+def quiet_sqlalchemy():
+    """Without the warnings that nbgrader's models raise under SQLAlchemy 2 (they change nothing)."""
+    from sqlalchemy.exc import SAWarning
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", SAWarning)
+        yield
+
+
+class ReplayExecution:
+    """In place of nbgrader's Execute step: the outputs of the job's run of the same sanitized notebook.
+
+    Only outputs and execution counts are taken from the run; sources come from this process's
+    own sanitizing, and a run of other sources is refused.
+    """
+
+    enabled = True
+
+    def __init__(self, executed: dict[str, NotebookNode]):
+        self.executed = executed
+
+    def __call__(self, notebook, resources):
+        name = resources["nbgrader"]["notebook"]
+        run = self.executed.get(name)
+        if run is None:
+            raise ValueError(f"the grading job returned no run of {name}.ipynb")
+        if [c.source for c in run.cells] != [c.source for c in notebook.cells]:
+            raise ValueError(f"the grading job ran other cells than those of {name}.ipynb")
+        for cell, ran in zip(notebook.cells, run.cells):
+            if cell.cell_type == "code":
+                cell.outputs, cell.execution_count = ran.outputs, ran.execution_count
+        if "language_info" in run.metadata:
+            notebook.metadata.language_info = run.metadata.language_info
+        return notebook, resources
+
+
+class Recorder:
+    """Reads submissions into jobs and writes results into the gradebook of one course directory."""
+
+    def __init__(self, course: str | Path):
+        from nbgrader.coursedir import CourseDirectory
+
+        self.course = Path(course).resolve()
+        self.config = course_config(self.course)
+        self.coursedir = CourseDirectory(config=self.config)
+        self.log = logging.getLogger("graders.runner.nbgrader")  # nbgrader's log goes into each Outcome only
+        self.log.propagate = False
+
+    # -- reading -------------------------------------------------------------------------------
+    def submitted(self, assignment: str) -> list[str]:
+        """Students with a folder ``submitted/<student>/<assignment>/``, sorted."""
+        root = Path(self.coursedir.root) / self.coursedir.submitted_directory
+        return sorted(p.parent.name for p in root.glob(f"*/{assignment}") if p.is_dir())
+
+    def submission_folder(self, assignment: str, student: str) -> Path:
+        return Path(self.coursedir.format_path(self.coursedir.submitted_directory, student, assignment))
+
+    def problems(self, assignment: str, student: str) -> list[str]:
+        """Why the submission cannot be graded: corrupt notebooks, files too large (empty: it can)."""
+        folder = self.submission_folder(assignment, student)
+        found = [p for notebook in sorted(folder.glob("*.ipynb")) if (p := notebook_problem(notebook))]
+        size = sum(len(data) for data in self._files(assignment, student).values())
+        if size > MAX_FILES_BYTES:
+            found.append(f"the submission's other files hold {size >> 20} MiB, more than {MAX_FILES_BYTES >> 20} MiB")
+        return found
+
+    def prepare(self, assignment: str, student: str) -> GradingJob:
+        """The job of grading `student`'s submission: sanitized notebooks and the working folder's files."""
+        from nbgrader.converters import Autograde
+
+        converter = Autograde(coursedir=self.coursedir, config=self.config, log=self.log)
+        steps = [step(config=self.config) for step in converter.sanitize_preprocessors]
+        notebooks = {}
+        with self._gradebook_notebooks(assignment) as known:
+            for path in sorted(self.submission_folder(assignment, student).glob("*.ipynb")):
+                if path.stem not in known:
+                    continue  # nbgrader skips notebooks that the assignment does not have
+                notebook = nbformat.read(path, as_version=4)
+                resources = {
+                    "unique_key": path.stem,
+                    "output_files_dir": f"{path.stem}_files",
+                    "nbgrader": {
+                        "student": student, "assignment": assignment, "notebook": path.stem,
+                        "db_url": self.coursedir.db_url,
+                    },
+                }
+                for step in steps:
+                    notebook, resources = step(notebook, resources)
+                notebooks[path.stem] = nbformat.writes(notebook)
+        execution = {section: dict(self.config[section]) for section in EXECUTION_SECTIONS if section in self.config}
+        return GradingJob(assignment, student, notebooks, self._files(assignment, student), execution)
+
+    def _files(self, assignment: str, student: str) -> dict[str, bytes]:
+        """The working folder's other files, as nbgrader lays them out: the submission's, then the assignment's given files."""
+        from nbgrader.utils import find_all_files
+
+        files = {}
+        source = self.coursedir.format_path(self.coursedir.source_directory, ".", assignment)
+        for folder in (self.submission_folder(assignment, student), Path(source)):
+            for path in find_all_files(str(folder), self.coursedir.ignore + ["*.ipynb", "timestamp.txt"]):
+                files[str(Path(path).relative_to(folder))] = Path(path).read_bytes()
+        return files
+
+    @contextmanager
+    def _gradebook_notebooks(self, assignment: str):
+        with self.gradebook() as gb:
+            yield {notebook.name for notebook in gb.find_assignment(assignment).notebooks}
+
+    # -- writing -------------------------------------------------------------------------------
+    def record(self, assignment: str, student: str, result: JobResult) -> dict:
+        """Write a job's result with nbgrader's Autograde; nbgrader's dict: success, log, error."""
+        from nbgrader.converters import Autograde
+        from nbgrader.utils import capture_log, temp_attrs
+
+        from graders.runner.execute import autograde_preprocessors
+
+        executed = {name: nbformat.reads(text, as_version=4) for name, text in result.notebooks.items()}
+        with quiet_sqlalchemy(), temp_attrs(self.coursedir, assignment_id=assignment, student_id=student):
+            converter = Autograde(coursedir=self.coursedir, config=self.config, log=self.log)
+            converter.force, converter.create_student = True, True
+            converter.autograde_preprocessors = autograde_preprocessors(ReplayExecution(executed))
+            return capture_log(converter)
+
+    def score_zero(self, assignment: str, student: str) -> None:
+        """Record 0 for every grade cell of the submission, as nbgrader does for a missing notebook."""
+        with self.gradebook() as gb:
+            gb.update_or_create_student(student)
+            submission = gb.update_or_create_submission(assignment, student)
+            for notebook in submission.notebooks:
+                for grade in notebook.grades:
+                    grade.auto_score = 0
+                    grade.needs_manual_grade = False
+            gb.db.commit()
+
+    @contextmanager
+    def gradebook(self):
+        """The course's real nbgrader gradebook (without the SQLAlchemy warnings nbgrader's models raise)."""
+        from nbgrader.api import Gradebook
+
+        with quiet_sqlalchemy(), Gradebook(self.coursedir.db_url, self.coursedir.course_id) as gb:
+            yield gb
+
+    def scores(self, assignment: str) -> dict[str, dict[str, tuple[float, float]]]:
+        """`{student: {grade_id: (score, max_score)}}` for every submission of `assignment` in the gradebook."""
+        table: dict[str, dict[str, tuple[float, float]]] = {}
+        with self.gradebook() as gb:
+            for submission in gb.find_assignment(assignment).submissions:
+                cells = table.setdefault(submission.student.id, {})
+                for notebook in submission.notebooks:
+                    for grade in notebook.grades:
+                        cells[grade.name] = (float(grade.score), float(grade.max_score))
+        return table
+
+
+def generate_feedback(course_dir: str | Path, assignment: str) -> subprocess.CompletedProcess:
+    """Run `nbgrader generate_feedback` for the assignment (HTML per student under feedback/)."""
+    from graders.author.build import nbgrader_env
+
+    return subprocess.run(
+        [*NBGRADER, "generate_feedback", assignment, "--force"],
+        cwd=course_dir, env=nbgrader_env(), capture_output=True, text=True,
+    )
+
+
+def export_grades(course_dir: str | Path, path: str | Path) -> subprocess.CompletedProcess:
+    """Run `nbgrader export` into a CSV file."""
+    from graders.author.build import nbgrader_env
+
+    return subprocess.run(
+        [*NBGRADER, "export", f"--to={Path(path).resolve()}"],
+        cwd=course_dir, env=nbgrader_env(), capture_output=True, text=True,
+    )

@@ -1,0 +1,315 @@
+"""The grading sandbox: bubblewrap isolates a kernel, a cgroup caps its memory and processes.
+
+`command(argv, ...)` wraps a kernel's command line so that it runs
+
+* in bubblewrap (Debian's ``bubblewrap``) with read-only views of the system (``/usr`` and a
+  few ``/etc`` files), of Python and of the course's packages; read-write only the submission's
+  working folder, the kernel's private folder (connection file, IPC sockets, log) and a
+  private ``/tmp``. Nothing else of the host is visible: not the course directory (gradebook,
+  exchange, ``source/``, other students' folders), not ``$HOME``;
+* with no network (a loopback of its own), in its own PID namespace (everything it starts dies
+  with it), without capabilities, with a clean environment;
+* in a cgroup of its own (`Cgroup`): memory, swap included, and the number of tasks capped;
+* with a cap on the size of any file it writes (``prlimit --fsize``).
+
+`problems()` says what of this cannot be had on this machine, in words a TA can act on.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib.util
+import os
+import re
+import shlex
+import shutil
+import site
+import subprocess
+import sys
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+GiB = 1 << 30
+MiB = 1 << 20
+SYSTEM_DIRS = ("usr", "bin", "sbin", "lib", "lib32", "lib64", "libx32")
+ETC_FILES = (
+    "ld.so.cache", "ld.so.conf", "ld.so.conf.d", "passwd", "group", "nsswitch.conf", "hosts",
+    "localtime", "alternatives", "fonts", "ssl", "ca-certificates",
+)
+#: The course's packages, bound read-only wherever they are installed (editable installs included).
+PACKAGES = ("course", "graders", "solutions")
+#: Environment variables that reach the sandbox (names or prefixes ending in "_"); nothing else does.
+PASSED_ENV = (
+    "PATH", "LANG", "LANGUAGE", "TZ", "PYTHONHASHSEED", "MPLBACKEND", "NBGRADER_EXECUTION",
+    "LC_", "TF_", "OMP_", "MKL_", "OPENBLAS_", "CUDA_", "CUBLAS_", "NVIDIA_", "COURSE_DATA_DIR",
+)
+
+
+class SandboxUnavailable(RuntimeError):
+    """The sandbox cannot be set up here; the message says what is missing and how to fix it."""
+
+
+def parse_size(text: str | int) -> int:
+    """Bytes from '4G', '4 GiB', '512M', '1.5g' or a plain number of bytes."""
+    match = re.fullmatch(r"\s*([0-9]+(?:\.[0-9]+)?)\s*([kmgt]?)(?:i?b)?\s*", str(text), re.IGNORECASE)
+    if not match:
+        raise ValueError(f"not a size: {text!r} (expected for example 4G, 512M or a number of bytes)")
+    number, unit = match.groups()
+    return int(float(number) * 1024 ** " kmgt".index(unit.lower() or " "))
+
+
+def format_size(size: int) -> str:
+    """'4 GiB', '512 MiB', '100 B'."""
+    for unit, factor in (("GiB", GiB), ("MiB", MiB), ("KiB", 1024)):
+        if size >= factor:
+            return f"{size / factor:g} {unit}"
+    return f"{size} B"
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What one grading kernel may use: bytes of memory (swap included), tasks, bytes per written file."""
+
+    memory: int = 4 * GiB
+    processes: int = 1024
+    file_size: int = GiB
+
+
+# The cgroup ---------------------------------------------------------------------------------
+def _mounts() -> list[tuple[str, str, str, set[str]]]:
+    """(cgroup path of the mount's root, mount point, fstype, super options) of each cgroup mount."""
+    found = []
+    for line in Path("/proc/self/mountinfo").read_text().splitlines():
+        before, _, after = line.partition(" - ")
+        fields, tail = before.split(), after.split()
+        if tail and tail[0] in ("cgroup", "cgroup2"):
+            found.append((fields[3], fields[4], tail[0], set(tail[-1].split(","))))
+    return found
+
+
+def _own_cgroups() -> dict[str, str]:
+    """This process's cgroup path per v1 controller, and under "" for cgroup v2."""
+    own = {}
+    for line in Path("/proc/self/cgroup").read_text().splitlines():
+        _, controllers, path = line.split(":", 2)
+        for controller in controllers.split(",") if controllers else [""]:
+            own[controller] = path
+    return own
+
+
+def _inside(mount_root: str, mount_point: str, path: str) -> Path:
+    return Path(mount_point) / os.path.relpath(path, mount_root)
+
+
+def _cgroup_parents() -> tuple[str, list[Path]]:
+    """("v1" or "v2", the folders to make the sandbox's cgroups in); SandboxUnavailable if none."""
+    own, mounts = _own_cgroups(), _mounts()
+    v1 = {}
+    for root, point, fstype, options in mounts:
+        for controller in ("memory", "pids"):
+            if fstype == "cgroup" and controller in options and controller in own:
+                v1[controller] = _inside(root, point, own[controller])
+    if len(v1) == 2:
+        return "v1", [v1["memory"], v1["pids"]]
+    if configured := os.environ.get("COURSE_CGROUP_PARENT"):
+        return "v2", [Path(configured)]
+    for root, point, fstype, _ in mounts:
+        if fstype == "cgroup2" and "" in own:
+            parent = _inside(root, point, own[""])
+            enabled = (parent / "cgroup.subtree_control").read_text().split() if parent.exists() else []
+            if {"memory", "pids"} <= set(enabled):
+                return "v2", [parent]
+    raise SandboxUnavailable(
+        "no cgroup for the memory cap: this machine has no writable cgroup v1 memory and pids hierarchies, "
+        "and under cgroup v2 the grader's own cgroup delegates no memory and pids controllers. Run the grader "
+        "in a cgroup delegated to it (e.g. `systemd-run --scope -p Delegate=yes ...`) or set COURSE_CGROUP_PARENT "
+        "to a cgroup v2 folder it may create children in"
+    )
+
+
+class Cgroup:
+    """A fresh cgroup (v1: one per controller; v2: one) capping memory, swap included, and tasks."""
+
+    def __init__(self, version: str, dirs: list[Path]):
+        self.version, self.dirs = version, dirs
+
+    @classmethod
+    def create(cls, limits: Limits) -> Cgroup:
+        version, parents = _cgroup_parents()
+        name = f"course-sandbox-{uuid.uuid4().hex[:12]}"
+        dirs = [parent / name for parent in parents]
+        group = cls(version, [])
+        try:
+            for folder in dirs:
+                folder.mkdir()
+                group.dirs.append(folder)
+            if version == "v1":
+                memory, pids = dirs
+                (memory / "memory.limit_in_bytes").write_text(str(limits.memory))
+                if (memory / "memory.memsw.limit_in_bytes").exists():  # swap accounting: no swap either
+                    (memory / "memory.memsw.limit_in_bytes").write_text(str(limits.memory))
+                (pids / "pids.max").write_text(str(limits.processes))
+            else:
+                (folder,) = dirs
+                (folder / "memory.max").write_text(str(limits.memory))
+                if (folder / "memory.swap.max").exists():
+                    (folder / "memory.swap.max").write_text("0")
+                (folder / "pids.max").write_text(str(limits.processes))
+        except OSError as error:
+            group.remove()
+            raise SandboxUnavailable(f"could not make a cgroup under {parents[0].parent}: {error}") from None
+        return group
+
+    @property
+    def procs_files(self) -> list[Path]:
+        return [folder / "cgroup.procs" for folder in self.dirs]
+
+    def exceeded(self) -> str | None:
+        """"memory" when the OOM killer ended a process of this cgroup, "processes" when a fork failed at
+        the task cap, else None."""
+        if not self.dirs:
+            return None
+        memory, pids = self.dirs[0], self.dirs[-1]
+        if _count(memory / ("memory.oom_control" if self.version == "v1" else "memory.events"), "oom_kill"):
+            return "memory"
+        if _count(pids / "pids.events", "max"):
+            return "processes"
+        return None
+
+    def remove(self) -> None:
+        """Remove the cgroup once its last process is gone (waits up to a second)."""
+        for folder in reversed(self.dirs):
+            for _ in range(50):
+                try:
+                    folder.rmdir()
+                    break
+                except FileNotFoundError:
+                    break
+                except OSError:
+                    time.sleep(0.02)
+        self.dirs = []
+
+
+def _count(events: Path, key: str) -> int:
+    """The number after `key` in a cgroup events file (0 when absent)."""
+    try:
+        lines = [line.split() for line in events.read_text().splitlines()]
+    except OSError:
+        return 0
+    return next((int(fields[1]) for fields in lines if len(fields) == 2 and fields[0] == key), 0)
+
+
+# bubblewrap ---------------------------------------------------------------------------------
+def _package_dirs() -> list[str]:
+    found = []
+    for name in PACKAGES:
+        spec = importlib.util.find_spec(name)
+        if spec is not None and spec.submodule_search_locations:
+            found.extend(spec.submodule_search_locations)
+    return found
+
+
+def _readable_dirs() -> list[str]:
+    """Python's prefixes, site-packages and the course's packages; never the course directory itself."""
+    candidates = {sys.base_prefix, sys.prefix, *site.getsitepackages(), *_package_dirs()}
+    if site.ENABLE_USER_SITE and os.path.isdir(site.getusersitepackages()):
+        candidates.add(site.getusersitepackages())
+    try:
+        from course.data import cache_dir
+
+        candidates.add(str(cache_dir()))
+    except ImportError:  # pragma: no cover - course is part of every install
+        pass
+    return sorted(path for path in map(os.path.realpath, candidates) if os.path.isdir(path))
+
+
+def _system_arguments() -> list[str]:
+    arguments = []
+    for name in SYSTEM_DIRS:
+        path = Path("/") / name
+        if path.is_symlink():
+            arguments += ["--symlink", os.readlink(path), str(path)]
+        elif path.is_dir():
+            arguments += ["--ro-bind", str(path), str(path)]
+    for name in ETC_FILES:
+        arguments += ["--ro-bind-try", f"/etc/{name}", f"/etc/{name}"]
+    return arguments
+
+
+def _gpu_arguments() -> list[str]:
+    devices = sorted(str(p) for p in Path("/dev").glob("nvidia*"))
+    if not devices:
+        return []
+    arguments = ["--ro-bind", "/sys", "/sys"]  # CUDA and TensorFlow read the PCI topology
+    for device in devices:
+        arguments += ["--dev-bind", device, device]
+    return arguments
+
+
+def sandbox_environment(env: dict[str, str], private_dir: Path) -> dict[str, str]:
+    """The kernel's environment inside the sandbox: the passed variables of `env`, and homes in private places."""
+    kept = {k: v for k, v in env.items() if any(k == p or (p.endswith("_") and k.startswith(p)) for p in PASSED_ENV)}
+    return kept | {
+        "HOME": "/tmp",
+        "TMPDIR": "/tmp",
+        "IPYTHONDIR": "/tmp/ipython",
+        "MPLCONFIGDIR": str(private_dir / "matplotlib"),
+    }
+
+
+def bwrap_arguments(workdir: Path, private_dir: Path, env: dict[str, str]) -> list[str]:
+    """bubblewrap's options for a kernel working in `workdir`, with its sockets in `private_dir`."""
+    arguments = ["bwrap", "--unshare-all", "--die-with-parent", "--hostname", "grading", "--clearenv"]
+    if os.geteuid() == 0:  # root keeps its capabilities in the sandbox unless told otherwise
+        arguments += ["--cap-drop", "ALL"]
+    arguments += _system_arguments()
+    for path in _readable_dirs():
+        arguments += ["--ro-bind", path, path]
+    arguments += ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp", *_gpu_arguments()]
+    for path in (private_dir, workdir):
+        arguments += ["--bind", str(path), str(path)]
+    for key, value in sorted(sandbox_environment(env, private_dir).items()):
+        arguments += ["--setenv", key, value]
+    return [*arguments, "--chdir", str(workdir), "--"]
+
+
+def command(
+    argv: list[str], *, workdir: Path, private_dir: Path, env: dict[str, str], limits: Limits,
+    cgroup: Cgroup | None, isolate: bool = True,
+) -> list[str]:
+    """`argv` wrapped: joins `cgroup` first, caps file sizes, and (when `isolate`) runs in bubblewrap."""
+    wrapped = ["prlimit", f"--fsize={limits.file_size}", "--", *(bwrap_arguments(workdir, private_dir, env) if isolate else []), *argv]
+    if cgroup is None:
+        return wrapped
+    join = " && ".join(f"echo $$ > {shlex.quote(str(p))}" for p in cgroup.procs_files)
+    return ["/bin/sh", "-c", f'{join} && exec "$@"', "course-sandbox", *wrapped]
+
+
+def copy_font_cache(private_dir: Path) -> None:
+    """Give the kernel Matplotlib's font cache, so it does not rebuild it (seconds) in every sandbox."""
+    source = Path(os.environ.get("MPLCONFIGDIR") or Path.home() / ".cache" / "matplotlib")
+    target = private_dir / "matplotlib"
+    target.mkdir(exist_ok=True)
+    for cache in source.glob("fontlist-*.json"):
+        shutil.copy(cache, target / cache.name)
+
+
+# What works here ----------------------------------------------------------------------------
+@functools.lru_cache(maxsize=1)
+def problems() -> tuple[str, ...]:
+    """What of the sandbox this machine cannot provide (empty: all of it works)."""
+    found = []
+    if shutil.which("bwrap") is None:
+        found.append("bubblewrap is not installed (Debian/Ubuntu: apt-get install bubblewrap)")
+    else:
+        probe = ["bwrap", "--unshare-all", "--die-with-parent", *_system_arguments(), "--proc", "/proc", "--", "true"]
+        done = subprocess.run(probe, capture_output=True, text=True)
+        if done.returncode != 0:
+            found.append(f"bubblewrap cannot make a sandbox here: {done.stderr.strip() or done.returncode}")
+    try:
+        Cgroup.create(Limits()).remove()
+    except SandboxUnavailable as error:
+        found.append(str(error))
+    return tuple(found)
