@@ -11,6 +11,7 @@ stderr: unknown assignment, broken exercise, bad arguments).
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -175,6 +176,21 @@ def _run_export(args) -> int:
 
 
 # --------------------------------------------------------------------------------------------
+# student-wheel (teaching staff)
+
+
+def _add_student_wheel_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--dist", type=Path, default=Path("dist"), help="where to write the wheel (default: dist/)")
+
+
+def _run_student_wheel(args) -> int:
+    from graders.author.student import build_wheel
+
+    print(build_wheel(args.dist))
+    return 0
+
+
+# --------------------------------------------------------------------------------------------
 # The commands. Add a subcommand with one entry here.
 
 COMMANDS: dict[str, Command] = {
@@ -189,7 +205,14 @@ COMMANDS: dict[str, Command] = {
     ),
     "feedback": Command("nbgrader generate_feedback: an HTML report per student", _add_feedback_arguments, _run_feedback),
     "export": Command("nbgrader export: every grade into a CSV file", _add_export_arguments, _run_export),
+    "student-wheel": Command(
+        "build the students' install (course/ and the self-checks, no solutions/) as a wheel",
+        _add_student_wheel_arguments,
+        _run_student_wheel,
+    ),
 }
+# What the students' install (graders.author.student) runs; every other command needs the staff's checkout.
+STUDENT_COMMANDS = ("check", "install-kernel")
 
 
 # --------------------------------------------------------------------------------------------
@@ -204,18 +227,26 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from graders.author.build import BuildError, ToolError
-
     top = parser()
     args = top.parse_args(argv)  # argparse itself exits 2 on bad arguments
     if args.command is None:
         top.print_help(sys.stderr)
         return 2
+    if importlib.util.find_spec("graders.author") is None:  # the students' install
+        if args.command not in STUDENT_COMMANDS:
+            print(f"error: `python -m graders {args.command}` is for teaching staff: it is not part of the student install",
+                  file=sys.stderr)
+            return 2
+        tool_errors, input_errors = (), (UsageError,)
+    else:
+        from graders.author.build import BuildError, ToolError
+
+        tool_errors, input_errors = (ToolError,), (BuildError, UsageError)
     try:
         return int(COMMANDS[args.command].run(args) or 0)
-    except ToolError as error:
+    except tool_errors as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
-    except (BuildError, UsageError) as error:
+    except input_errors as error:
         print("error: " + " ".join(str(error).split()), file=sys.stderr)
         return 2

@@ -18,8 +18,11 @@ Steps and the student objects each takes, in order:
 - ``dynamic_bag``: torch_bag, dynamic_bag
 
 Every check compares the student's result with `solutions.comparison` (or its NumPy ground truth)
-on fixed, seeded inputs; a failure is a `graders.checks.CheckFailed` saying what was expected,
-what was found, and where to look. Calls into student code run with warnings ignored and stderr
+on fixed, seeded inputs. In the students' install, which has no `solutions`, the self-checks take
+the given code (`random_weights`, `MLP`, `numpy_bag`, `run_static_bag`, ...) from the notebook's
+own cells instead (those above the step's), and `pad_batch`'s expected answer from
+`STORED_PADDING` (see `ComparisonChecks.given`). A failure is a `graders.checks.CheckFailed`
+saying what was expected, what was found, and where to look. Calls into student code run with warnings ignored and stderr
 (Python's and file descriptor 2) discarded, so a correct solution writes nothing to stderr
 (nbgrader gives 0 points to a test cell with stderr output).
 """
@@ -40,11 +43,12 @@ import torch
 from torch import nn
 
 from graders.checks import CheckFailed
-from graders.notebook import guard, register
+from graders.notebook import _caller_namespace, guard, register
 from graders.quiet import quiet
-from solutions import comparison as reference
+from graders.reference_code import optional
 from course.devices import tensorflow_device
-from solutions.torch_pipeline import MLP
+
+reference = optional("solutions.comparison")  # None in the students' install
 
 v1 = tf.compat.v1
 
@@ -224,6 +228,16 @@ def _placeholder(tensor, dtype, shape: list, what: str, name: str, *, time_axis:
                           "None for the batch axis, so that one graph takes any batch size")
 
 
+def _keras_mlp(input_dim: int, hidden_units: int, num_classes: int) -> tf.keras.Model:
+    """A Keras MLP with Dense layers "hidden" and "logits" (Keras's initial weights), for numpy_to_keras to fill."""
+    with quiet():
+        return tf.keras.Sequential([
+            tf.keras.Input(shape=(input_dim,)),
+            tf.keras.layers.Dense(hidden_units, activation="relu", name="hidden"),
+            tf.keras.layers.Dense(num_classes, name="logits"),
+        ])
+
+
 def _close(model) -> None:
     session = getattr(model, "session", None)
     if isinstance(session, v1.Session):
@@ -249,15 +263,35 @@ def _x(batch: int, input_dim: int, seed: int) -> np.ndarray:
     return np.random.default_rng(seed).normal(0.0, 1.0, (batch, input_dim)).astype(np.float32)
 
 
-def _bag_weights(vocab_size: int, embed_dim: int, num_classes: int, seed: int) -> dict:
-    """Reference bag weights whose padding id 0 embeds far from the rest, so padding shows in a mean."""
-    weights = reference.bag_weights(vocab_size, embed_dim, num_classes, seed)
+def _bag_weights(given, vocab_size: int, embed_dim: int, num_classes: int, seed: int) -> dict:
+    """Given bag weights (`given.bag_weights`) whose padding id 0 embeds far from the rest, so padding shows in a mean."""
+    weights = given.bag_weights(vocab_size, embed_dim, num_classes, seed)
     weights["embedding"][0] = 4.0
     return weights
 
 
 SEQUENCES = [[3, 1, 4, 1, 5], [9, 2], [6, 0, 5]]  # 0 is the pad id and a real token in row 3
 HIDDEN_SEQUENCES = [[7, 2, 9, 9, 1, 3, 8, 4, 6], [5], [0, 0, 2, 1]]  # one full row (max_len 9), one of length 1
+# (sequences, pad_id, max_len) -> pad_batch's (ids, mask): the self-check's answer where the reference is not installed
+STORED_PADDING = {
+    (((3, 1, 4, 1, 5), (9, 2), (6, 0, 5)), 0, None): (
+        np.array([[3, 1, 4, 1, 5], [9, 2, 0, 0, 0], [6, 0, 5, 0, 0]], np.int64),
+        np.array([[1, 1, 1, 1, 1], [1, 1, 0, 0, 0], [1, 1, 1, 0, 0]], np.float32),
+    ),
+}
+
+
+class _NotebookCode:
+    """The notebook's cells by name (given code, and the student's answers that it calls)."""
+
+    def __init__(self, namespace: dict):
+        self._namespace = namespace
+
+    def __getattr__(self, name: str):
+        value = self._namespace.get(name)
+        if value is None:
+            raise CheckFailed(f"{name}, given in the notebook", "defined", "nothing", f"run the cell that defines {name}")
+        return value
 
 
 # The checks ---------------------------------------------------------------------------------
@@ -272,7 +306,23 @@ class ComparisonChecks:
         tf.config.experimental.enable_tensor_float_32_execution(False)
         torch.backends.cuda.matmul.allow_tf32 = False
         tf.get_logger().setLevel("ERROR")
+        self.reference = reference
+        self._namespace: dict = {}  # the notebook's, at the last public or hidden call
         register(self)
+
+    @property
+    def given(self):
+        """The given code the checks build their inputs with: the reference module, or without it the notebook's cells."""
+        return self.reference if self.reference is not None else _NotebookCode(self._namespace)
+
+    def _padding(self, sequences, pad_id: int = 0, max_len: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """The expected (ids, mask) of pad_batch: the reference's, or without it the stored answer."""
+        if self.reference is not None:
+            return self.reference.pad_batch(sequences, pad_id=pad_id, max_len=max_len)
+        key = (tuple(tuple(int(token) for token in s) for s in sequences), pad_id, max_len)
+        if key not in STORED_PADDING:
+            raise CheckFailed(f"pad_batch on {sequences} is checked at grading only, with the course's reference solution")
+        return STORED_PADDING[key]
 
     # The notebook API ---------------------------------------------------------------------
     def public(self, step: str, *objects) -> None:
@@ -286,6 +336,7 @@ class ComparisonChecks:
         False; never raises.
         """
         passed = []
+        self._namespace = _caller_namespace()
         try:
             for description in self._run(step, objects, hidden=False):
                 passed.append(description)
@@ -301,6 +352,7 @@ class ComparisonChecks:
 
     def hidden(self, step: str, *objects) -> None:
         """Run `step`'s self-checks and hidden checks; raise CheckFailed (an AssertionError) on the first failure."""
+        self._namespace = _caller_namespace()
         try:
             passed = list(self._run(step, objects, hidden=True))
         except CheckFailed as failure:
@@ -326,9 +378,11 @@ class ComparisonChecks:
 
     # (a) weights ----------------------------------------------------------------------------
     def _weights_to_torch(self, numpy_to_torch, torch_to_numpy, *, hidden: bool) -> Iterator[str]:
+        given = self.given
+
         def copy_in(weights: dict, what: str) -> nn.Module:
             (input_dim, hidden_units), num_classes = weights["hidden/kernel"].shape, weights["logits/kernel"].shape[1]
-            module = MLP(input_dim, num_classes, hidden_units)
+            module = given.MLP(input_dim, num_classes, hidden_units)
             parameters = list(module.parameters())
             result = _call(numpy_to_torch, weights, module, what=what, hint=TRANSPOSE_TORCH)
             after = list(module.parameters())
@@ -364,15 +418,15 @@ class ComparisonChecks:
                          transposed_hint="canonical kernels are (in, out): transpose nn.Linear's (out, in) weight back (.T)")
             return found
 
-        weights = reference.random_weights(6, 5, 3, seed=1)
-        copy_in(weights, "numpy_to_torch(weights, MLP(6, 3, 5))")
+        weights = given.random_weights(6, 5, 3, seed=1)
+        module = copy_in(weights, "numpy_to_torch(weights, MLP(6, 3, 5))")
         yield "numpy_to_torch copies kernel.T into nn.Linear.weight, and the biases"
-        read_out(reference.torch_mlp(weights), weights, "torch_to_numpy(module)")
+        read_out(module, weights, "torch_to_numpy(module)")
         yield "torch_to_numpy reads the weights back as canonical float32 arrays"
         if not hidden:
             return
 
-        square = reference.random_weights(4, 4, 4, seed=2)
+        square = given.random_weights(4, 4, 4, seed=2)
         module = copy_in(square, "numpy_to_torch(weights, MLP(4, 4, 4)), square layers")
         read_out(module, square, "torch_to_numpy on square layers")
         yield "square layers, where a missing transpose raises no error"
@@ -380,7 +434,7 @@ class ComparisonChecks:
         copy_in({name: array.astype(np.float64) for name, array in weights.items()}, "numpy_to_torch with float64 arrays")
         yield "float64 arrays land in float32 parameters"
 
-        module = reference.torch_mlp(weights)
+        module = given.torch_mlp(weights)
         found = read_out(module, weights, "torch_to_numpy(module)")
         with torch.no_grad():
             for parameter in module.parameters():
@@ -397,12 +451,11 @@ class ComparisonChecks:
 
     def _weights_to_keras(self, numpy_to_keras, keras_to_numpy, *, hidden: bool) -> Iterator[str]:
         no_transpose = "Keras Dense keeps the kernel as (in, out), the canonical layout: no transpose here"
+        given = self.given
 
         def copy_in(weights: dict, what: str) -> tf.keras.Model:
-            shapes = {name: array.shape for name, array in weights.items()}
-            with quiet():
-                model = reference.tf2_mlp(reference.random_weights(
-                    shapes["hidden/kernel"][0], shapes["hidden/kernel"][1], shapes["logits/kernel"][1], seed=99))
+            (input_dim, hidden_units), num_classes = weights["hidden/kernel"].shape, weights["logits/kernel"].shape[1]
+            model = _keras_mlp(input_dim, hidden_units, num_classes)
             variables = [id(v) for v in model.weights]
             result = _call(numpy_to_keras, weights, model, what=what, hint=no_transpose)
             for name in WEIGHT_NAMES:
@@ -425,17 +478,15 @@ class ComparisonChecks:
                 _compare(found[name], weights[name], f"{what}: [{name!r}]", exact=True, transposed_hint=no_transpose)
             return found
 
-        weights = reference.random_weights(6, 5, 3, seed=1)
-        copy_in(weights, "numpy_to_keras(weights, model)")
+        weights = given.random_weights(6, 5, 3, seed=1)
+        model = copy_in(weights, "numpy_to_keras(weights, model)")
         yield "numpy_to_keras copies the kernels (in, out) and biases into the Dense layers"
-        with quiet():
-            model = reference.tf2_mlp(weights)
         read_out(model, weights, "keras_to_numpy(model)")
         yield "keras_to_numpy reads the weights back as canonical float32 arrays"
         if not hidden:
             return
 
-        square = reference.random_weights(4, 4, 4, seed=2)
+        square = given.random_weights(4, 4, 4, seed=2)
         read_out(copy_in(square, "numpy_to_keras on square layers"), square, "keras_to_numpy on square layers")
         yield "square layers, where a stray transpose raises no error"
 
@@ -451,6 +502,8 @@ class ComparisonChecks:
         yield "keras_to_numpy returns copies"
 
     def _same_logits(self, tf1_mlp, logits_in_three_frameworks, *, hidden: bool) -> Iterator[str]:
+        given = self.given
+
         def check_tf1(weights: dict, batches: tuple[int, ...], seed: int) -> None:
             input_dim, num_classes = weights["hidden/kernel"].shape[0], weights["logits/kernel"].shape[1]
             what = f"tf1_mlp(weights) with D={input_dim}"
@@ -465,7 +518,7 @@ class ComparisonChecks:
                     x = _x(batch, input_dim, seed + batch)
                     logits = _call(model.session.run, model.logits, feed_dict={model.inputs: x},
                                    what=f"{what}: session.run(logits) on a batch of {batch}", name="session.run")
-                    _compare(logits, reference.numpy_mlp(weights, x), f"{what}: logits of a batch of {batch}",
+                    _compare(logits, given.numpy_mlp(weights, x), f"{what}: logits of a batch of {batch}",
                              hint="compare your graph with relu(x @ hidden/kernel + hidden/bias) @ logits/kernel + logits/bias",
                              candidates=_diagnose_linear(logits, weights, x))
                 if hidden:
@@ -492,12 +545,12 @@ class ComparisonChecks:
                 "tf2": "numpy_to_keras and tf2_mlp; call the model, then .numpy()",
                 "torch": "numpy_to_torch (" + TRANSPOSE_TORCH + "); call the module under torch.no_grad(), then .numpy()",
             }
-            expected = reference.numpy_mlp(weights, x)
+            expected = given.numpy_mlp(weights, x)
             for framework in FRAMEWORKS:
                 _compare(found[framework], expected, f"{what}[{framework!r}] against the NumPy logits",
                          hint=hints[framework], candidates=_diagnose_linear(found[framework], weights, x))
 
-        weights = reference.random_weights(6, 5, 3, seed=3)
+        weights = given.random_weights(6, 5, 3, seed=3)
         check_tf1(weights, (5,), seed=10)
         yield "tf1_mlp: a (None, D) placeholder, and logits equal to NumPy's"
         check_three(weights, _x(5, 6, seed=11))
@@ -505,7 +558,7 @@ class ComparisonChecks:
         if not hidden:
             return
 
-        square = reference.random_weights(4, 4, 4, seed=4)
+        square = given.random_weights(4, 4, 4, seed=4)
         check_tf1(square, (1, 7), seed=20)
         yield "tf1_mlp: trainable variables, any batch size, square layers"
         check_three(square, 3.0 * _x(7, 4, seed=21))
@@ -522,12 +575,12 @@ class ComparisonChecks:
             if not isinstance(found, tuple | list) or len(found) != 2:
                 raise CheckFailed(what, "a pair (ids, mask)", _describe(found), "return ids, mask")
             ids, mask = found
-            expected_ids, expected_mask = reference.pad_batch(sequences, pad_id=pad_id, max_len=max_len)
+            expected_ids, expected_mask = self._padding(sequences, pad_id=pad_id, max_len=max_len)
             longest = max(len(s) for s in sequences)
             size_hint = "T is max_len when it is given, else the longest sequence's length"
             if isinstance(ids, np.ndarray) and ids.shape == (len(sequences), longest) and max_len not in (None, longest):
                 size_hint = f"pad to max_len={max_len}, not to the longest sequence"
-            zero_padded, _ = reference.pad_batch(sequences, pad_id=0, max_len=max_len)
+            zero_padded, _ = self._padding(sequences, pad_id=0, max_len=max_len)
             _compare(ids, expected_ids, f"{what}: ids", exact=True, show=True, hint=size_hint,
                      candidates=((zero_padded, f"pad with pad_id={pad_id}, not 0"),) if pad_id != 0 else ())
             from_ids = (expected_ids != pad_id).astype(np.float32)
@@ -566,6 +619,8 @@ class ComparisonChecks:
         yield "a sequence longer than max_len raises ValueError"
 
     def _static_bag(self, masked_mean, static_bag, *, hidden: bool) -> Iterator[str]:
+        given = self.given
+
         def check_masked_mean(lengths: list[int], width: int, embed_dim: int, seed: int, *, static_width: bool) -> None:
             rng = np.random.default_rng(seed)
             embedded = rng.normal(0.0, 1.0, (len(lengths), width, embed_dim)).astype(np.float32)
@@ -614,11 +669,11 @@ class ComparisonChecks:
                 _placeholder(model.ids, tf.int64, [None, max_len], what, "ids", time_axis=True)
                 _placeholder(model.mask, tf.float32, [None, max_len], what, "mask", time_axis=True)
                 what = f"padded + masked logits of {sequences} (max_len={max_len})"
-                found = _call(reference.run_static_bag, model, sequences, what=what,
+                found = _call(given.run_static_bag, model, sequences, what=what,
                               name="session.run (feeding padded ids and mask)")
-                padded, _ = reference.pad_batch(sequences, max_len=max_len)
-                unmasked = reference.numpy_bag(weights, list(padded))
-                _compare(found, reference.numpy_bag(weights, sequences),
+                padded, _ = given.pad_batch(sequences, max_len=max_len)
+                unmasked = given.numpy_bag(weights, list(padded))
+                _compare(found, given.numpy_bag(weights, sequences),
                          f"{what}, against the unpadded mean (the dynamic result)",
                          hint="embedding lookup (tf.nn.embedding_lookup), masked_mean with the mask placeholder, "
                               "then @ logits/kernel + logits/bias",
@@ -629,19 +684,21 @@ class ComparisonChecks:
 
         check_masked_mean([5, 2, 3], 5, 4, seed=30, static_width=True)
         yield "masked_mean averages the real positions only"
-        check_graph(_bag_weights(12, 4, 3, seed=31), 6, SEQUENCES)
+        check_graph(_bag_weights(given, 12, 4, 3, seed=31), 6, SEQUENCES)
         yield "padded + masked logits of the TF1 graph equal the unpadded (dynamic) ones"
         if not hidden:
             return
 
         check_masked_mean([1, 6, 4, 2], 6, 3, seed=32, static_width=False)
         yield "masked_mean with an unknown T, and eagerly"
-        weights = _bag_weights(10, 5, 5, seed=33)
+        weights = _bag_weights(given, 10, 5, 5, seed=33)
         check_graph(weights, 9, HIDDEN_SEQUENCES)
         check_graph(weights, 4, [[3, 3, 8]])
         yield "the graph at other sizes, a full-length row, a batch of one"
 
     def _dynamic_bag(self, torch_bag, dynamic_bag, *, hidden: bool) -> Iterator[str]:
+        given = self.given
+
         def check_module(weights: dict, sequences: list) -> None:
             what = "torch_bag(weights)"
             bag = _call(torch_bag, weights, what=what, hint=TRANSPOSE_TORCH)
@@ -673,17 +730,17 @@ class ComparisonChecks:
                 if bag.embedding.weight.grad is None:
                     raise CheckFailed(f"{what}: autograd", "a gradient for the embedding", "none",
                                       "compute the means from self.embedding(ids) with torch ops")
-            _compare(logits.detach().cpu().numpy(), reference.numpy_bag(weights, sequences), what,
+            _compare(logits.detach().cpu().numpy(), given.numpy_bag(weights, sequences), what,
                      hint="the mean over each sequence's tokens (dim=0), then self.logits")
 
         def check_function(weights: dict, sequences: list) -> None:
             what = f"dynamic_bag(weights, {[list(map(int, s)) for s in sequences]})"
             found = _call(dynamic_bag, weights, sequences, what=what,
                           hint="turn each sequence into an int64 tensor: torch.as_tensor(ids, dtype=torch.int64)")
-            _compare(found, reference.numpy_bag(weights, sequences), what,
+            _compare(found, given.numpy_bag(weights, sequences), what,
                      hint="torch_bag(weights), called on the list of tensors under torch.no_grad(), then .numpy()")
 
-        weights = _bag_weights(12, 4, 3, seed=31)
+        weights = _bag_weights(given, 12, 4, 3, seed=31)
         check_module(weights, SEQUENCES)
         yield "torch_bag: embedding as is, linear weight transposed; forward takes sequences of different lengths"
         check_function(weights, SEQUENCES)
@@ -691,7 +748,7 @@ class ComparisonChecks:
         if not hidden:
             return
 
-        square = _bag_weights(10, 5, 5, seed=33)
+        square = _bag_weights(given, 10, 5, 5, seed=33)
         check_module(square, HIDDEN_SEQUENCES)
         yield "torch_bag: square linear layer, autograd through the loop"
         check_function(square, HIDDEN_SEQUENCES)

@@ -10,10 +10,14 @@
     check.public_results(model)               # held-out accuracy vs target (stdout; never raises)
     check.score_results(model, points=3)      # points earned (a float) for the results cell
 
-Isolation: every step is checked on the course's *reference* inputs (data, splits, model,
-loss and optimizer from `solutions.<fw>_pipeline`, built fresh and seeded for each check),
-never on what the student's other steps produced, so one wrong step costs only that step.
-A student's `report` even runs with the reference `accuracy` in place of theirs.
+Isolation: where the reference is installed (staff, grading), every step is checked on the
+course's *reference* inputs (data, splits, model, loss and optimizer from
+`solutions.<fw>_pipeline`, built fresh and seeded for each check), never on what the student's
+other steps produced, so one wrong step costs only that step. A student's `report` even runs
+with the reference `accuracy` in place of theirs. In the students' install, which has no
+reference, the self-checks build those inputs with the student's own earlier steps instead,
+found by name in the notebook; when one of those is missing or fails, the message says which
+step to fix first (`_Inputs`).
 
 Quiet: nbgrader gives 0 points to a test cell that wrote to stderr, so while checks run,
 warnings are ignored and stderr (Python's and file descriptor 2) goes nowhere; only the
@@ -39,12 +43,12 @@ from pathlib import Path
 
 import numpy as np
 
-import solutions
-from graders import checks, frameworks, references
+from graders import checks, frameworks, reference_code, references
 from graders.quiet import quiet as quiet_running
 from graders.checks import STEPS, CheckFailed, step_label
 from graders.checks.accuracy import points_for
 from graders.checks.ranges import RAW_FIELDS
+import course
 from course.data import RawData, load_dataset, load_holdout
 from course.pipeline import HYPERPARAMETERS, Splits
 
@@ -93,7 +97,8 @@ def quiet(adapter=None):
 # Failures of student code ------------------------------------------------------------------
 def _library_dirs() -> tuple[str, ...]:
     paths = sysconfig.get_paths()
-    dirs = {str(Path(solutions.__file__).parent), str(Path(__file__).parent)}
+    packages = [module for module in (course, reference_code.optional("solutions")) if module is not None]
+    dirs = {str(Path(__file__).parent)} | {str(Path(module.__file__).parent) for module in packages}
     dirs |= {paths[key] for key in ("stdlib", "platstdlib", "purelib", "platlib") if key in paths}
     return tuple(os.path.realpath(d) + os.sep for d in dirs)
 
@@ -187,10 +192,11 @@ class _Stop(Exception):
 
 
 class _Recorder:
-    """Runs one step's checks: records what passed and what failed; `hidden` says whether hidden checks run."""
+    """Runs one step's checks: records what passed and what failed; `hidden` says whether hidden checks run;
+    `inputs` runs the earlier steps that make the check's inputs."""
 
-    def __init__(self, step: str, hidden: bool, adapter):
-        self.step, self.hidden, self.adapter = step, hidden, adapter
+    def __init__(self, step: str, hidden: bool, adapter, inputs: _Inputs):
+        self.step, self.hidden, self.adapter, self.inputs = step, hidden, adapter, inputs
         self.passed: list[str] = []
         self.failures: list[CheckFailed] = []
         self._owned: list = []
@@ -274,6 +280,45 @@ def _pair(value, what: str):
     raise CheckFailed("return value", what, type(value).__name__, "the return statement")
 
 
+class _Inputs:
+    """The earlier steps a check runs to make its inputs (splits, a model, a loss and optimizer, training).
+
+    The reference's where it is installed: every step is checked in isolation. Otherwise (the
+    students' install) the student's own, found by name in the notebook's `namespace`.
+    """
+
+    def __init__(self, reference, namespace: dict):
+        self.own = reference is None
+        self.functions = namespace if self.own else vars(reference)
+        # what the report check binds in the student's notebook meanwhile: the reference accuracy, or nothing
+        self.substitutes = {} if self.own else {"accuracy": reference.accuracy}
+
+    def run(self, step: str, *args, expect=None, **kwargs):
+        """`step`(*args, **kwargs), its result checked by `expect` (which raises CheckFailed when it is unusable).
+
+        The student's own step raises CheckFailed when it is missing, raises or returns something
+        unusable, saying which step to fix first; the reference's is trusted.
+        """
+        function = self.functions.get(step)
+        if not self.own:
+            return function(*args, **kwargs)
+        number = STEPS.index(step) + 1
+        uses, fix = f"this check uses your {step} (step {number})", f"fix step {number} first"
+        if not callable(function):
+            raise CheckFailed(f"{uses}, which is not defined: run its cell; {fix}")
+        try:
+            result = function(*args, **kwargs)
+            if expect is not None:
+                expect(result)
+        except CheckFailed as failure:
+            raise CheckFailed(f"{uses}, which returned {failure.found} where {failure.expected} was expected: {fix}") from None
+        except NotImplementedError:
+            raise CheckFailed(f"{uses}, which is not written yet: {fix}") from None
+        except Exception as error:
+            raise CheckFailed(f"{uses}, which raised {type(error).__name__}: {_short(error)}{_where(error)}: {fix}") from None
+        return result
+
+
 # The notebook API --------------------------------------------------------------------------
 class StepChecks:
     """Checks of the seven pipeline steps and the results cell for one framework and dataset."""
@@ -325,28 +370,47 @@ class StepChecks:
             self._holdout = _preprocess(x), np.asarray(y).astype(np.int64)
         return self._holdout
 
-    # -- reference objects, fresh and seeded -------------------------------------------------
-    def _splits(self):
+    # -- the checks' inputs, fresh and seeded (r.inputs: the reference's, or the student's own) --
+    def _splits(self, r: _Recorder) -> Splits:
         self.adapter.seed(self.seed)
         s = self.settings
-        return self.reference.load_and_preprocess(
-            self.train_raw, batch_size=s.batch_size, validation_size=s.validation_size, seed=self.seed
+        splits = r.inputs.run(
+            "load_and_preprocess",
+            self.train_raw,
+            batch_size=s.batch_size,
+            validation_size=s.validation_size,
+            seed=self.seed,
+            expect=_parts,
         )
+        return Splits(*_parts(splits))
 
     def _model(self, r: _Recorder):
         self.adapter.seed(self.seed)
-        return r.own(self.reference.build_model(self.input_dim, NUM_CLASSES, self.hp.hidden_units, seed=self.seed))
+        model = r.inputs.run(
+            "build_model",
+            self.input_dim,
+            num_classes=NUM_CLASSES,
+            hidden_units=self.hp.hidden_units,
+            seed=self.seed,
+            expect=self.adapter.check_model,
+        )
+        return r.own(model)
 
     def _setup(self, r: _Recorder):
-        """(model, splits, loss, optimizer), the reference's, untrained."""
-        splits, model = self._splits(), self._model(r)
-        loss, optimizer = self.reference.make_loss_and_optimizer(model, learning_rate=self.hp.learning_rate)
+        """(model, splits, loss, optimizer), untrained."""
+        splits, model = self._splits(r), self._model(r)
+        loss, optimizer = r.inputs.run(
+            "make_loss_and_optimizer",
+            model,
+            learning_rate=self.hp.learning_rate,
+            expect=lambda returned: _pair(returned, "a pair (loss, optimizer)"),
+        )
         return model, splits, loss, optimizer
 
     def _trained(self, r: _Recorder):
-        """(model, splits): the reference model trained by the reference for the check's epochs."""
+        """(model, splits): the model trained for the check's epochs."""
         model, splits, loss, optimizer = self._setup(r)
-        self.reference.train(model, loss, optimizer, splits.train, self.settings.epochs)
+        r.inputs.run("train", model, loss, optimizer, splits.train, self.settings.epochs)
         return model, splits
 
     def _evaluate(self, model, batches) -> float:
@@ -491,10 +555,11 @@ class StepChecks:
         value = r.call(f"computing your loss on a batch of {len(x)}", a.loss_value, loss, model, x, y)
         r.check(checks.check_loss_matches, value, checks.cross_entropy(a.predict(model, x), y))
         if r.hidden:
-            splits = self._splits()
+            splits = self._splits(r)
             history = r.call(
                 "training the course's model with your loss and optimizer",
-                self.reference.train,
+                r.inputs.run,
+                "train",
                 model,
                 loss,
                 optimizer,
@@ -554,13 +619,13 @@ class StepChecks:
                 "train_accuracy": self._evaluate(model, given.train),
                 "test_accuracy": self._evaluate(model, given.test),
             }
-            with _with_reference(report, accuracy=self.reference.accuracy):
+            with _with_reference(report, **r.inputs.substitutes):
                 result = r.call("your report(model, splits)", report, model, given)
             r.check(checks.check_report, result, expected, context=context, fatal=False)
 
     # -- running -----------------------------------------------------------------------------
     def _run(self, step: str, objects: tuple, caller_namespace: dict, hidden: bool) -> _Recorder:
-        r = _Recorder(step, hidden, self.adapter)
+        r = _Recorder(step, hidden, self.adapter, _Inputs(self.reference, caller_namespace))
         function = objects[0] if objects else caller_namespace.get(step)
         if function is None or not callable(function):
             found = "nothing" if function is None else type(function).__name__
@@ -707,8 +772,8 @@ class StepChecks:
 
 
 def _caller_namespace() -> dict:
-    """The globals and locals of the code that called a StepChecks method (the notebook)."""
+    """The globals and locals of the code that called a checker's method (the notebook): the first frame outside `graders`."""
     frame = sys._getframe(1)
-    while frame.f_back is not None and frame.f_globals.get("__name__") == __name__:
+    while frame.f_back is not None and frame.f_globals.get("__name__", "").startswith("graders."):
         frame = frame.f_back
     return {**frame.f_globals, **frame.f_locals}

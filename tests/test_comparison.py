@@ -6,7 +6,7 @@ import pytest
 import tensorflow as tf
 import torch
 
-from graders.comparison import CheckFailed, ComparisonChecks
+from graders.comparison import STORED_PADDING, CheckFailed, ComparisonChecks
 from solutions import comparison as ref
 
 v1 = tf.compat.v1
@@ -104,6 +104,15 @@ def test_reference_passes_every_check_silently(check, step, capsys):
     out, err = capsys.readouterr()
     assert err == ""
     assert "✓" in out and "✗" not in out
+
+
+def test_stored_padding_is_the_references():
+    """What the self-check compares pad_batch with in the students' install, which has no reference."""
+    for (sequences, pad_id, max_len), (ids, mask) in STORED_PADDING.items():
+        expected_ids, expected_mask = ref.pad_batch([list(s) for s in sequences], pad_id=pad_id, max_len=max_len)
+        np.testing.assert_array_equal(ids, expected_ids)
+        np.testing.assert_array_equal(mask, expected_mask)
+        assert (ids.dtype, mask.dtype) == (expected_ids.dtype, expected_mask.dtype)
 
 
 # The notebook API -------------------------------------------------------------------------------

@@ -17,6 +17,7 @@ from graders.checks import STEPS, CheckFailed
 from graders.notebook import StepChecks, quiet
 from course.pipeline import HYPERPARAMETERS
 from solutions.pipeline import load_framework
+from copies import student_copy
 
 FRAMEWORKS = ("tf1", "tf2", "torch")
 PIPELINE_STEPS = STEPS[:-1]
@@ -218,6 +219,31 @@ def test_functions_are_found_by_name_in_the_callers_namespace(capsys):
         "the function report — expected a function, found nothing. Look at: run the cell of step 7 (report) first."
         in capsys.readouterr().err
     )
+
+
+def test_without_the_reference_the_checks_use_the_students_own_steps(capsys):
+    """In the students' install (no `solutions`: tests/test_student_env.py runs it for real) a check builds
+    its inputs with the notebook's earlier steps, and says which one to fix when it fails."""
+    check = StepChecks("torch")
+    check.reference = None  # what the students' install has
+    own = student_copy("solutions.torch_pipeline")
+    load_and_preprocess, make_loss_and_optimizer, train = own.load_and_preprocess, own.make_loss_and_optimizer, own.train  # noqa: F841
+    build_model = own.build_model  # noqa: F841
+    assert check.passes("report", own.report) is True
+    assert capsys.readouterr().out.startswith("Checks ready: framework torch")
+
+    def build_model(input_dim, num_classes=10, hidden_units=128, seed=0):  # noqa: F811
+        raise ValueError("no model today")
+
+    assert check.passes("train", train) is False
+    assert re.fullmatch(
+        r"✗ step 6 \(train\): this check uses your build_model \(step 3\), which raised ValueError: no model today "
+        r'\(in build_model, line \d+: `raise ValueError\("no model today"\)`\): fix step 3 first\.\n',
+        capsys.readouterr().err,
+    )
+    del build_model
+    assert check.passes("make_loss_and_optimizer", make_loss_and_optimizer) is False
+    assert "this check uses your build_model (step 3), which is not defined: run its cell; fix step 3 first" in capsys.readouterr().err
 
 
 # Wrong steps fail, each with its own message ----------------------------------------------------

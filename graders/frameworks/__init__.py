@@ -2,8 +2,8 @@
 
 Every adapter module (`tf1`, `tf2`, `torch`) defines the same names:
 
-- ``NAME``, ``reference`` (the `solutions.<fw>_pipeline` module), ``setup(seed) -> device str``,
-  ``seed(seed)``, ``checking()`` (a context manager the checks run in);
+- ``NAME``, ``reference`` (the `solutions.<fw>_pipeline` module; None where it is not installed),
+  ``setup(seed) -> device str``, ``seed(seed)``, ``checking()`` (a context manager the checks run in);
 - data: ``first_batch(batches) -> (x, y)``, ``collect(batches) -> (x, y)``,
   ``count_examples(batches) -> int``, ``count_batches(batches) -> int`` (all NumPy);
 - models: ``check_model(model) -> str`` (raises CheckFailed), ``predict(model, x) -> logits``,

@@ -1,0 +1,91 @@
+"""The students' install: a wheel of what a student's environment (or a hub image) needs, without the answers.
+
+``python -m graders student-wheel [--dist DIR]`` builds ``tf_pytorch_course_student-<version>-py3-none-any.whl``
+holding `course/` and the kernel-side `graders` modules (the checks, the course kernel, the
+``python -m graders check`` command), with ``graders/references.json``. It leaves out
+`solutions/` (the reference answers), `graders.author` (authoring) and `graders.runner` (batch
+grading). Its dependencies are the course's (pyproject.toml) minus the staff-only tools.
+
+The wheel is built by pip from a small project staged in a temporary folder.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import tomllib
+from pathlib import Path
+
+from graders.author.build import REPO, ToolError
+
+NAME = "tf-pytorch-course-student"
+PACKAGES = ("course", "graders", "graders.checks", "graders.frameworks")  # every .py file of each
+PACKAGE_DATA = {"graders": ["references.json"]}
+STAFF_ONLY = {"jupytext", "distributed"}  # building notebooks, grading on a cluster
+DESCRIPTION = "The students' part of the TensorFlow and PyTorch course: datasets, self-checks and the course kernel."
+
+
+def project(pyproject: Path = REPO / "pyproject.toml") -> dict:
+    """The course's [project] table."""
+    return tomllib.loads(pyproject.read_text())["project"]
+
+
+def student_dependencies(course: dict) -> list[str]:
+    """The course's dependencies that a student needs: all but the STAFF_ONLY tools."""
+    return [spec for spec in course["dependencies"] if re.match(r"[A-Za-z0-9_.-]+", spec).group(0) not in STAFF_ONLY]
+
+
+def pyproject_text(course: dict) -> str:
+    """The staged project's pyproject.toml (TOML's strings and arrays are written as JSON's)."""
+    lines = [
+        "[build-system]",
+        'requires = ["setuptools>=69"]',
+        'build-backend = "setuptools.build_meta"',
+        "",
+        "[project]",
+        f"name = {json.dumps(NAME)}",
+        f"version = {json.dumps(course['version'])}",
+        f"description = {json.dumps(DESCRIPTION)}",
+        f"requires-python = {json.dumps(course['requires-python'])}",
+        f"dependencies = {json.dumps(student_dependencies(course))}",
+        "",
+        "[tool.setuptools]",
+        f"packages = {json.dumps(list(PACKAGES))}",
+        "",
+        "[tool.setuptools.package-data]",
+        *(f"{package} = {json.dumps(files)}" for package, files in PACKAGE_DATA.items()),
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def stage(folder: Path, course: dict, root: Path = REPO) -> None:
+    """Copy the packages' .py files and data from `root` into `folder`, beside a pyproject.toml."""
+    for package in PACKAGES:
+        source, target = root / package.replace(".", "/"), folder / package.replace(".", "/")
+        target.mkdir(parents=True)
+        for path in sorted(source.glob("*.py")) + [source / name for name in PACKAGE_DATA.get(package, [])]:
+            shutil.copy2(path, target / path.name)
+    (folder / "pyproject.toml").write_text(pyproject_text(course))
+
+
+def build_wheel(dist: Path = Path("dist"), root: Path = REPO) -> Path:
+    """Build the students' wheel into `dist`; return its path. ToolError with pip's output if pip fails."""
+    course = project(root / "pyproject.toml")
+    dist = Path(dist).resolve()
+    dist.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        stage(Path(tmp) / "project", course, root)
+        done = subprocess.run(
+            [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "--quiet", "--wheel-dir", str(dist),
+             str(Path(tmp) / "project")],
+            capture_output=True,
+            text=True,
+        )
+    wheel = dist / f"{NAME.replace('-', '_')}-{course['version']}-py3-none-any.whl"
+    if done.returncode != 0 or not wheel.is_file():
+        raise ToolError(f"pip wheel failed (exit {done.returncode}):\n{(done.stdout + done.stderr)[-2000:]}")
+    return wheel

@@ -1,0 +1,153 @@
+"""The students' install, for real: the wheel of ``python -m graders student-wheel`` in a fresh venv without `solutions`.
+
+The venv reuses this venv's third-party packages through a .pth file naming its site-packages:
+a path line in a .pth is added to sys.path without processing that folder's own .pth files, so
+the editable install of this checkout (`course`, `graders`, `solutions`) does not leak in; the
+tests check that. The wheel is installed with ``--no-deps``, the course kernel with
+``python -m graders install-kernel``, and every notebook runs in that venv's kernel, each
+release notebook filled with the course's solution code (`submissions.Sample.notebook`): the
+self-checks pass on the student's own steps. A torch notebook whose build_model raises shows
+the ✗ of step 3, and "fix step 3 first" in the steps whose checks build a model with it.
+
+Slow: five notebooks (two at a time, one kernel each), about 40 s on two cores.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import sysconfig
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbgrader import utils
+
+from submissions import ASSIGNMENTS, REPO, Sample, reference_cell, swap
+
+pytestmark = pytest.mark.slow
+
+KERNEL = "tf-pytorch-course"
+BROKEN = "torch_pipeline_broken"  # build_model raises AttributeError
+PROBE = "import importlib.util, sys\nprint(sys.executable, importlib.util.find_spec('solutions'))"
+
+
+class StudentEnv:
+    """A venv holding the students' wheel (and, through a .pth file, this venv's third-party packages)."""
+
+    def __init__(self, root: Path):
+        self.root, self.venv = root, root / "venv"
+        self.python = self.venv / "bin" / "python"
+        self.env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+        self.env |= {"JUPYTER_PATH": str(self.venv / "share" / "jupyter"), "JUPYTER_DATA_DIR": str(root / "jupyter-data")}
+
+    def run(self, *args, check: bool = True, cwd: Path | None = None) -> subprocess.CompletedProcess:
+        """Run this venv's Python (in a folder of its own: never the checkout, whose `solutions` `-m` would find)."""
+        return subprocess.run(
+            [str(self.python), *args], cwd=cwd or self.root, env=self.env, capture_output=True, text=True, check=check
+        )
+
+
+def run_checked(command: list, **kwargs) -> subprocess.CompletedProcess:
+    done = subprocess.run(command, capture_output=True, text=True, **kwargs)
+    assert done.returncode == 0, f"{command}: exit {done.returncode}\n{done.stdout}\n{done.stderr}"
+    return done
+
+
+@pytest.fixture(scope="module")
+def student(tmp_path_factory) -> StudentEnv:
+    env = StudentEnv(tmp_path_factory.mktemp("student"))
+    built = run_checked([sys.executable, "-m", "graders", "student-wheel", "--dist", str(env.root / "dist")], cwd=REPO)
+    wheel = Path(built.stdout.strip().splitlines()[-1])
+    assert wheel.name == "tf_pytorch_course_student-0.1.0-py3-none-any.whl", wheel
+    run_checked([sys.executable, "-m", "venv", "--without-pip", str(env.venv)], cwd=env.root)
+    site = Path(env.run("-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])").stdout.strip())
+    staff = dict.fromkeys(sysconfig.get_paths()[key] for key in ("purelib", "platlib"))
+    (site / "staff-packages.pth").write_text("".join(f"{path}\n" for path in staff))
+    run_checked(
+        [sys.executable, "-m", "pip", "--python", str(env.python), "install", "--quiet", "--no-deps", "--no-index", str(wheel)],
+        cwd=env.root,
+    )
+    env.run("-m", "graders", "install-kernel")
+    return env
+
+
+@pytest.fixture(scope="module")
+def executed(student: StudentEnv) -> dict[str, nbformat.NotebookNode]:
+    """Every assignment's filled release notebook, and BROKEN, run in the student venv's kernel."""
+    folder = student.root / "notebooks"
+    folder.mkdir()
+    notebooks = {assignment: Sample("student").notebook(assignment) for assignment in ASSIGNMENTS}
+    broken = swap(reference_cell("torch_pipeline", "build_model"), "nn.Linear(input_dim", "nn.Linera(input_dim")
+    notebooks[BROKEN] = Sample("broken", {"build_model": broken}).notebook("torch_pipeline")
+    for name, notebook in notebooks.items():
+        notebook.cells.append(nbformat.v4.new_code_cell(PROBE))
+        nbformat.write(notebook, folder / f"{name}.ipynb")
+    execute = ("from nbclient.cli import main; main()", "--inplace", "--allow-errors", f"--kernel_name={KERNEL}", "--timeout=600")
+    pending = list(notebooks)
+    while pending:  # two at a time: one per core
+        running = [
+            (name, subprocess.Popen([str(student.python), "-c", *execute, f"{name}.ipynb"], cwd=folder, env=student.env,
+                                    stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True))
+            for name in pending[:2]
+        ]
+        pending = pending[2:]
+        for name, process in running:
+            log = process.communicate(timeout=900)[0]
+            assert process.returncode == 0, f"{name}: exit {process.returncode}\n{log[-3000:]}"
+    return {name: nbformat.read(folder / f"{name}.ipynb", as_version=4) for name in notebooks}
+
+
+def streams(cell, name: str) -> str:
+    return "".join(o.text for o in cell.outputs if o.output_type == "stream" and o.name == name)
+
+
+def graded_cells(notebook) -> dict[str, nbformat.NotebookNode]:
+    """grade id -> autograded test cell."""
+    return {
+        c.metadata.nbgrader["grade_id"]: c
+        for c in notebook.cells
+        if c.cell_type == "code" and utils.is_grade(c) and not utils.is_solution(c)
+    }
+
+
+def test_the_student_env_has_no_reference(student: StudentEnv):
+    for module in ("solutions", "solutions.torch_pipeline", "graders.author", "graders.runner"):
+        done = student.run("-c", f"import {module}", check=False)
+        assert done.returncode == 1 and "ModuleNotFoundError" in done.stderr, (module, done.stderr)
+    found = student.run("-c", "import graders.notebook, torch, tensorflow; print(graders.notebook.__file__)").stdout
+    assert Path(found.strip()).is_relative_to(student.venv), found
+    argv = student.run("-c", f"from jupyter_client.kernelspec import KernelSpecManager as K; print(K().get_kernel_spec({KERNEL!r}).argv[0])")
+    assert argv.stdout.strip() == str(student.python)
+
+
+def test_staff_commands_say_they_are_not_installed(student: StudentEnv):
+    done = student.run("-m", "graders", "build", check=False)
+    assert done.returncode == 2
+    assert done.stderr == "error: `python -m graders build` is for teaching staff: it is not part of the student install\n"
+
+
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_every_self_check_passes_on_the_students_own_steps(executed, student, assignment):
+    notebook = executed[assignment]
+    errors = [f"{o.ename}: {o.evalue}" for c in notebook.cells if c.cell_type == "code" for o in c.outputs if o.output_type == "error"]
+    assert not errors, errors
+    assert streams(notebook.cells[-1], "stdout") == f"{student.python} None\n"  # the kernel is the venv's, without solutions
+    for grade_id, cell in graded_cells(notebook).items():
+        assert streams(cell, "stderr") == "", (grade_id, streams(cell, "stderr"))
+        assert streams(cell, "stdout").startswith("✓ "), (grade_id, streams(cell, "stdout"))
+
+
+def test_a_broken_step_fails_and_the_steps_that_use_it_say_fix_it_first(executed):
+    cells = graded_cells(executed[BROKEN])
+    out = {grade_id.removesuffix("_tests"): streams(cell, "stdout") for grade_id, cell in cells.items()}
+    err = {grade_id.removesuffix("_tests"): streams(cell, "stderr") for grade_id, cell in cells.items()}
+    assert all(out[step].startswith("✓ ") and not err[step] for step in ("download", "load_and_preprocess", "accuracy"))
+    assert err["build_model"].startswith("✗ step 3 (build_model): your build_model(64, num_classes=10, hidden_units=128, seed=0) "
+                                         "raised AttributeError: module 'torch.nn' has no attribute 'Linera'"), err
+    for step, number in (("make_loss_and_optimizer", 4), ("train", 6), ("report", 7)):
+        assert err[step].startswith(f"✗ step {number} ({step}): this check uses your build_model (step 3), which raised "
+                                    "AttributeError: module 'torch.nn' has no attribute 'Linera'"), err[step]
+        assert err[step].endswith(": fix step 3 first.\n"), err[step]
+    assert "the whole-pipeline cell did not produce a trained model" in err["results"]
