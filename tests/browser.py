@@ -1,6 +1,6 @@
 """Helpers of tests/test_browser.py: Debian's Chromium, and a real JupyterLab server on a temp course.
 
-* `find_chromium()`: the Chromium binary, installed by ``.ci/install-browser`` when it is
+* `find_chromium()`: the Chromium binary, installed by ``.ci/install-system-packages`` when it is
   missing and this user is root; otherwise the reason it cannot be had (the test skips).
 * `JupyterLab`: ``jupyter lab`` on a free local port with a random token, its own Jupyter
   config and runtime folders, started in a context manager and shut down (kernels included)
@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-INSTALL_SCRIPT = REPO / ".ci" / "install-browser"
+INSTALL_SCRIPT = REPO / ".ci" / "install-system-packages"
 CHROMIUM = Path(os.environ.get("COURSE_CHROMIUM", "/usr/bin/chromium"))
 # Playwright launches it through executable_path; no sandbox (root in a container), no GPU,
 # and nothing that reaches the network by itself.
@@ -35,7 +35,7 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
-CANNOT_INSTALL = 3  # .ci/install-browser's exit status when it cannot install here
+CANNOT_INSTALL = 3  # its exit status when it cannot install here
 
 
 @dataclass(frozen=True)
@@ -46,7 +46,7 @@ class Chromium:
 
 
 def find_chromium() -> Chromium:
-    """Chromium at CHROMIUM, installing it with .ci/install-browser first when missing (root only)."""
+    """Chromium at CHROMIUM, installing it with .ci/install-system-packages first when missing (root only)."""
     if os.access(CHROMIUM, os.X_OK):
         return Chromium(CHROMIUM)
     try:
@@ -60,7 +60,7 @@ def find_chromium() -> Chromium:
     if done.returncode == CANNOT_INSTALL:
         return Chromium(None, f"chromium is absent and cannot be installed here: {said}", can_install=False)
     if done.returncode != 0 or not os.access(CHROMIUM, os.X_OK):
-        return Chromium(None, f".ci/install-browser failed (exit {done.returncode}): {said[-2000:]}")
+        return Chromium(None, f".ci/install-system-packages failed (exit {done.returncode}): {said[-2000:]}")
     return Chromium(CHROMIUM)
 
 

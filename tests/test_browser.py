@@ -9,7 +9,7 @@ opens the committed release notebooks and nbgrader's formgrader:
   nbgrader's Validate button in the notebook toolbar; pressing it reports the unfilled steps;
 * the formgrader lists the assignment, released (generate_assignment + release_assignment).
 
-Chromium comes from `.ci/install-browser` (apt-get, as root); the test skips only where it is
+Chromium comes from `.ci/install-system-packages` (apt-get, as root); the test skips only where it is
 absent and cannot be installed (not root). Playwright's own browser download is never used.
 Screenshots go to the test's tmp_path.
 """

@@ -109,10 +109,7 @@ def autograde(
     recorder = Recorder(course_dir)
     students = students if students is not None else recorder.submitted(assignment)
     if not scheduler and (missing := sandbox.problems()) and not unsafe_no_sandbox:
-        raise sandbox.SandboxUnavailable(
-            "refusing to run student code without the grading sandbox: " + "; ".join(missing)
-            + ". Fix that, or grade at your own risk with --unsafe-no-sandbox."
-        )
+        raise sandbox.SandboxUnavailable(sandbox.refusal(missing))
     settings = {"SandboxProvisioner": {"unsafe_no_sandbox": unsafe_no_sandbox} | ({"submission_timeout": timeout} if timeout else {})}
     gpus = gpu_ids()
     jobs = jobs or max(1, len(gpus) or (os.cpu_count() or 2) // 2)

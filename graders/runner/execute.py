@@ -58,7 +58,10 @@ class SandboxedExecute(Execute):
             cell.outputs = [_error(self._ename, f"not run: {self._ended}")]
             return cell, resources
         try:
-            return super().preprocess_cell(cell, resources, index)
+            super().preprocess_cell(cell, resources, index)
+            if not (limit := self._limit_exceeded()):
+                return cell, resources
+            self._stop(limit)  # a cap was hit (a fork failed at the task cap) but the kernel lives on
         except DeadKernelError:
             limit = self._limit_exceeded()
         except CellTimeoutError:  # still busy after the per-cell timeout's interrupt: it ignored the interrupt

@@ -47,6 +47,9 @@ PASSED_ENV = (
 )
 
 
+BWRAP = os.environ.get("COURSE_BWRAP", "bwrap")  # bubblewrap's binary (a name on PATH, or a path)
+
+
 class SandboxUnavailable(RuntimeError):
     """The sandbox cannot be set up here; the message says what is missing and how to fix it."""
 
@@ -167,15 +170,15 @@ class Cgroup:
         return [folder / "cgroup.procs" for folder in self.dirs]
 
     def exceeded(self) -> str | None:
-        """"memory" when the OOM killer ended a process of this cgroup, "processes" when a fork failed at
-        the task cap, else None."""
+        """"processes" when a fork failed at the task cap, "memory" when the OOM killer ended a process of
+        this cgroup, else None."""
         if not self.dirs:
             return None
         memory, pids = self.dirs[0], self.dirs[-1]
-        if _count(memory / ("memory.oom_control" if self.version == "v1" else "memory.events"), "oom_kill"):
-            return "memory"
         if _count(pids / "pids.events", "max"):
             return "processes"
+        if _count(memory / ("memory.oom_control" if self.version == "v1" else "memory.events"), "oom_kill"):
+            return "memory"
         return None
 
     def remove(self) -> None:
@@ -261,7 +264,7 @@ def sandbox_environment(env: dict[str, str], private_dir: Path) -> dict[str, str
 
 def bwrap_arguments(workdir: Path, private_dir: Path, env: dict[str, str]) -> list[str]:
     """bubblewrap's options for a kernel working in `workdir`, with its sockets in `private_dir`."""
-    arguments = ["bwrap", "--unshare-all", "--die-with-parent", "--hostname", "grading", "--clearenv"]
+    arguments = [BWRAP, "--unshare-all", "--die-with-parent", "--hostname", "grading", "--clearenv"]
     if os.geteuid() == 0:  # root keeps its capabilities in the sandbox unless told otherwise
         arguments += ["--cap-drop", "ALL"]
     arguments += _system_arguments()
@@ -298,18 +301,26 @@ def copy_font_cache(private_dir: Path) -> None:
 
 # What works here ----------------------------------------------------------------------------
 @functools.lru_cache(maxsize=1)
-def problems() -> tuple[str, ...]:
-    """What of the sandbox this machine cannot provide (empty: all of it works)."""
-    found = []
-    if shutil.which("bwrap") is None:
-        found.append("bubblewrap is not installed (Debian/Ubuntu: apt-get install bubblewrap)")
+def problems() -> dict[str, str]:
+    """What of the sandbox this machine cannot provide: {"isolation": why, "limits": why} (empty: all works)."""
+    found = {}
+    if shutil.which(BWRAP) is None:
+        found["isolation"] = f"bubblewrap is not installed ({BWRAP} not found; Debian/Ubuntu: apt-get install bubblewrap)"
     else:
-        probe = ["bwrap", "--unshare-all", "--die-with-parent", *_system_arguments(), "--proc", "/proc", "--", "true"]
+        probe = [BWRAP, "--unshare-all", "--die-with-parent", *_system_arguments(), "--proc", "/proc", "--", "true"]
         done = subprocess.run(probe, capture_output=True, text=True)
         if done.returncode != 0:
-            found.append(f"bubblewrap cannot make a sandbox here: {done.stderr.strip() or done.returncode}")
+            found["isolation"] = f"bubblewrap cannot make a sandbox here: {done.stderr.strip() or done.returncode}"
     try:
         Cgroup.create(Limits()).remove()
     except SandboxUnavailable as error:
-        found.append(str(error))
-    return tuple(found)
+        found["limits"] = str(error)
+    return found
+
+
+def refusal(missing: dict[str, str]) -> str:
+    """Why grading will not run student code here, and the two ways on."""
+    return (
+        "refusing to run student code without the grading sandbox: " + "; ".join(missing.values())
+        + ". Fix that, or grade at your own risk with --unsafe-no-sandbox (COURSE_UNSAFE_NO_SANDBOX=1)."
+    )

@@ -1,0 +1,205 @@
+"""The grading sandbox, from the inside: small notebooks executed by `SandboxedExecute` in the real
+grading kernel (bubblewrap, a cgroup), as every grading run executes them.
+
+Each test runs a few cells that try what a hostile submission would, and reads what the cells
+printed (the sandbox's view) and what the host sees afterwards. Limits are set small, so that
+each test takes a few seconds.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbformat.v4 import new_code_cell, new_notebook
+from traitlets.config import Config
+
+from graders.kernel import GRADING_KERNEL_NAME
+from graders.runner.execute import SandboxedExecute, stopped_notes
+from graders.runner.sandbox import MiB, problems
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module", autouse=True)
+def sandbox_works():
+    assert not problems(), f"the grading sandbox cannot run here: {problems()} (make test installs bubblewrap)"
+
+
+def run(cells: list[str], workdir: Path, execute: dict | None = None, **provisioner) -> nbformat.NotebookNode:
+    """`cells` executed in the grading kernel, working in `workdir`; the notebook with its outputs."""
+    config = Config(
+        {
+            "Execute": {"kernel_name": GRADING_KERNEL_NAME, "timeout": 60, "iopub_timeout": 5, **(execute or {})},
+            "SandboxProvisioner": provisioner,
+        }
+    )
+    notebook = new_notebook(cells=[new_code_cell(source) for source in cells])
+    workdir.mkdir(parents=True, exist_ok=True)
+    SandboxedExecute(config=config).preprocess(notebook, {"metadata": {"path": str(workdir)}})
+    return notebook
+
+
+def text(cell) -> str:
+    """What a cell printed, or the error it raised (`ename: evalue`)."""
+    parts = []
+    for output in cell.outputs:
+        if output.output_type == "stream":
+            parts.append(output.text)
+        elif output.output_type == "error":
+            parts.append(f"{output.ename}: {output.evalue}")
+        elif "data" in output:
+            parts.append(output.data.get("text/plain", ""))
+    return "".join(parts).strip()
+
+
+def processes_with(marker: str) -> list[str]:
+    """Command lines of this machine's processes that mention `marker`."""
+    found = []
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            line = cmdline.read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        if marker in line:
+            found.append(line)
+    return found
+
+
+def test_the_course_the_host_and_the_network_are_out_of_reach(tmp_path, monkeypatch):
+    course = tmp_path / "course"
+    (course / "submitted" / "classmate" / "a").mkdir(parents=True)
+    (course / "submitted" / "classmate" / "a" / "a.ipynb").write_text("{}")
+    (course / "gradebook.db").write_text("the gradebook")
+    workdir = course / "autograded" / "student" / "a"  # where stock nbgrader runs a submission
+    monkeypatch.setenv("COURSE_DB_URL", "postgresql://grader:secret@db/course")  # a secret of the grader's
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen()
+        port = server.getsockname()[1]
+        notebook = run(
+            [
+                f"import os; print(os.path.exists({str(course / 'gradebook.db')!r}), sorted(os.listdir({str(course)!r})))",
+                f"print(os.path.exists({str(course / 'submitted')!r}), os.path.exists(os.path.expanduser('~/.bashrc')))",
+                f"import socket; print(socket.socket().connect_ex(('127.0.0.1', {port})) != 0)",
+                "open('/usr/lib/evil', 'w')",
+                "open('answer.txt', 'w').write('mine'); open('/tmp/scratch', 'w').write('private'); print('written')",
+                "print(sorted(k for k in os.environ if 'DB' in k or 'SECRET' in k), os.getuid(), socket.gethostname())",
+                "print(open('/proc/self/status').read().split('CapEff:')[1].split()[0])",
+            ],
+            workdir,
+        )
+    cells = [text(cell) for cell in notebook.cells]
+    assert cells[0] == "False ['autograded']", cells[0]  # the gradebook is not there at all
+    assert cells[1] == "False False", cells[1]  # nor other students' folders, nor the grader's home
+    assert cells[2] == "True", cells[2]  # the host's loopback server cannot be reached
+    assert "Read-only file system" in cells[3], cells[3]
+    assert cells[4] == "written" and (workdir / "answer.txt").read_text() == "mine"
+    assert not Path("/tmp/scratch").exists()  # its /tmp was its own
+    assert cells[5].startswith("[]") and cells[5].endswith("grading"), cells[5]  # no secret came in
+    assert cells[6] == "0000000000000000", cells[6]  # no capabilities
+
+
+def test_everything_a_submission_starts_ends_with_its_notebook(tmp_path):
+    marker = f"leftover-{uuid.uuid4().hex}"
+    notebook = run(
+        [
+            "import subprocess, sys",
+            # inherits the kernel's output; a daemon in a session of its own; both would outlive a plain kernel
+            f"subprocess.Popen(['sleep', '3600', '{marker}'])",
+            f"subprocess.Popen(['setsid', 'sh', '-c', 'sleep 3600 {marker}'], start_new_session=True); print('started')",
+        ],
+        tmp_path / "work",
+    )
+    assert text(notebook.cells[2]) == "started"
+    assert processes_with(marker) == []
+
+
+def test_memory_limit_keeps_the_cells_that_completed(tmp_path):
+    notebook = run(
+        ["x = 21", "hog = bytearray(2 * 1024**3); hog[::4096] = b'x' * len(hog[::4096])", "print(x * 2)"],
+        tmp_path / "work",
+        memory_limit=512 * MiB,
+    )
+    first, hog, after = notebook.cells
+    assert first.outputs == [] and first.execution_count == 1
+    assert text(hog) == "SubmissionLimitExceeded: memory limit (512 MiB) exceeded in cell number 2"
+    assert text(after) == "SubmissionLimitExceeded: not run: memory limit (512 MiB) exceeded in cell number 2"
+    assert stopped_notes(notebook, "x.ipynb") == ["memory limit (512 MiB) exceeded in cell number 2 of x.ipynb"]
+
+
+def test_a_fork_bomb_meets_the_process_limit(tmp_path):
+    marker = f"bomb-{uuid.uuid4().hex}"
+    notebook = run(
+        ["import os, time", f"while True:\n    if os.fork() == 0:\n        os.execvp('sleep', ['sleep', '3600', '{marker}'])", "print('after')"],
+        tmp_path / "work",
+        process_limit=64,
+    )
+    assert "process limit (64 tasks) exceeded in cell number 2" in text(notebook.cells[1]), text(notebook.cells[1])
+    assert text(notebook.cells[2]).startswith("SubmissionLimitExceeded: not run")
+    assert processes_with(marker) == []
+
+
+def test_an_output_flood_is_stopped(tmp_path):
+    notebook = run(["while True:\n    print('x' * 10_000)"], tmp_path / "work", execute={"output_limit": MiB})
+    (cell,) = notebook.cells
+    assert text(cell).endswith("SubmissionLimitExceeded: output limit (1 MiB) exceeded in cell number 1")
+    assert len(text(cell)) < 2 * MiB
+
+
+def test_a_submission_has_a_time_limit_of_its_own(tmp_path):
+    notebook = run(["x = 1", "import time; time.sleep(600)", "print(x)"], tmp_path / "work", submission_timeout=4)
+    assert text(notebook.cells[1]) == (
+        "SubmissionLimitExceeded: time limit (4 s) for the submission exceeded in cell number 2"
+    )
+    assert text(notebook.cells[2]).startswith("SubmissionLimitExceeded: not run")
+
+
+def test_a_cell_that_ignores_the_interrupt_is_stopped(tmp_path):
+    notebook = run(
+        ["import time", "while True:\n    try:\n        time.sleep(600)\n    except KeyboardInterrupt:\n        pass", "print('after')"],
+        tmp_path / "work",
+        execute={"timeout": 2, "iopub_timeout": 2},
+    )
+    assert "SubmissionLimitExceeded: per-cell time limit (2 s) exceeded in cell number 2" in text(notebook.cells[1])
+    assert text(notebook.cells[2]).startswith("SubmissionLimitExceeded: not run")
+
+
+def test_an_interrupted_cell_lets_the_next_ones_run(tmp_path):
+    notebook = run(["import time; time.sleep(600)", "print('after')"], tmp_path / "work", execute={"timeout": 2})
+    assert "CellTimeoutError" in text(notebook.cells[0])
+    assert text(notebook.cells[1]) == "after"  # the interrupt, sent by message, reached the sandboxed kernel
+
+
+def test_a_kernel_that_exits_is_reported(tmp_path):
+    notebook = run(["x = 1", "import os; os._exit(3)", "print(x)"], tmp_path / "work")
+    assert text(notebook.cells[1]) == "KernelDied: the kernel died in cell number 2 (exit code 3)"
+    assert text(notebook.cells[2]) == "KernelDied: not run: the kernel died in cell number 2 (exit code 3)"
+
+
+def test_grading_refuses_without_the_sandbox_unless_told(tmp_path):
+    """With bubblewrap missing, nothing runs; --unsafe-no-sandbox runs anyway, saying so."""
+    script = (
+        "import sys; from pathlib import Path; from graders.runner.jobs import GradingJob, run_job;"
+        "from nbformat.v4 import new_notebook, new_code_cell; import nbformat;"
+        "nb = nbformat.writes(new_notebook(cells=[new_code_cell('print(6 * 7)')]));"
+        f"config = {{'Execute': {{'kernel_name': {GRADING_KERNEL_NAME!r}}},"
+        " 'SandboxProvisioner': {'unsafe_no_sandbox': sys.argv[1] == 'unsafe'}};"
+        "result = run_job(GradingJob('a', 's', {'a': nb}, config=config));"
+        "print(nbformat.reads(result.notebooks['a'], 4).cells[0].outputs[0].text)"
+    )
+    env = {**os.environ, "COURSE_BWRAP": str(tmp_path / "no-bwrap-here")}
+    refused = subprocess.run([sys.executable, "-c", script, "safe"], capture_output=True, text=True, env=env)
+    assert refused.returncode != 0
+    assert "refusing to run student code without the grading sandbox: bubblewrap is not installed" in refused.stderr
+    assert "--unsafe-no-sandbox" in refused.stderr
+    unsafe = subprocess.run([sys.executable, "-c", script, "unsafe"], capture_output=True, text=True, env=env)
+    assert unsafe.returncode == 0, unsafe.stderr
+    assert unsafe.stdout.strip() == "42"
+    assert "UNSAFE: grading student code without a full sandbox" in unsafe.stderr
