@@ -35,11 +35,13 @@ from graders.runner import batch as ag
 from graders.runner.gradebook import NBGRADER, Recorder, generate_feedback
 from graders.author import build
 from submissions import ASSIGNMENTS, REPO, Sample, graded_cells, manual_cells, samples
+from submissions.attacks import MARKER
 
 pytestmark = pytest.mark.slow
 
 HANGING = "hanging"  # graded alone, under HANG_TIMEOUT
 HANG_TIMEOUT = 10  # seconds one cell may run while the hanging sample is graded
+BUDGET = 600  # seconds one pass over an assignment's bank may take (the stalling attack sleeps an hour)
 PASSES = 2
 TOLERANCE = 1e-6
 
@@ -244,6 +246,24 @@ def test_unfilled_release_says_not_implemented_for_every_step(graded: Graded):
             assert first.startswith("✗") and step in first, (grade_id, text)
             assert "not implemented" in first or "not written yet" in first, (grade_id, text)
             assert "NotImplementedError" in first, (grade_id, text)
+
+
+def test_no_process_outlives_the_batch(graded: Graded):
+    """Every process an attack started carries MARKER; none may be left after grading."""
+    leftovers = []
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            line = cmdline.read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        if MARKER in line:
+            leftovers.append(line)
+    assert leftovers == [], leftovers
+
+
+@pytest.mark.parametrize("number", range(1, PASSES + 1))
+def test_the_batch_keeps_its_time_budget(graded: Graded, number: int):
+    assert graded.passes[number - 1].seconds < BUDGET, f"pass {number} of {graded.assignment} took too long"
 
 
 @pytest.mark.parametrize("graded", ["torch_pipeline"], indirect=True)  # the bank's hanging sample

@@ -11,10 +11,12 @@ marks from the reference's minus 0.02, none at or below 0.5), so a break that sp
 costs those 3 points too.
 
 This module also holds the hostile samples (they test the grading machinery, not PyTorch):
-corrupt JSON, a cell that never ends, a kernel that exits, and a submission that replaces `check`.
+corrupt JSON, a cell that never ends, a kernel that exits, and a submission that replaces `check`;
+the attacks on the grader itself are in `attacks.py` and graded with this bank.
 """
 
 from . import Sample, full_marks, reference_cell, swap, zero_marks
+from .attacks import ATTACKS
 
 A = "torch_pipeline"
 
@@ -285,4 +287,5 @@ SAMPLES = [
         base="release",
         about="unfilled stubs plus `check` replaced by a do-nothing object: the hidden tests import their own",
     ),
+    *ATTACKS,
 ]
