@@ -7,7 +7,8 @@ opens the committed release notebooks and nbgrader's formgrader:
 * the lesson renders: the title, the seven "Step k" headings in order, `YOUR CODE HERE` in
   every solution cell (editable) while the test cells are read-only, the course kernel, and
   nbgrader's Validate button in the notebook toolbar; pressing it reports the unfilled steps;
-* the formgrader lists the assignment, released (generate_assignment + release_assignment).
+* the formgrader lists the assignment, released (generate_assignment + release_assignment);
+* formgrader's Autograde button grades through the sandboxed grading kernel.
 
 Chromium comes from `.ci/install-system-packages` (apt-get, as root); the test skips only where it is
 absent and cannot be installed (not root). Playwright's own browser download is never used.
@@ -30,6 +31,8 @@ import pytest
 from browser import CHROMIUM_ARGS, JupyterLab, find_chromium
 from graders.author import build
 from graders.checks import STEPS, step_label
+from submissions import Sample
+from submissions.attacks import ATTACKS
 
 pytestmark = pytest.mark.slow
 
@@ -290,3 +293,33 @@ def test_formgrader_lists_the_released_assignment(page, lab, released, tmp_path)
     expect(row).to_have_count(1)
     expect(row.locator(".status")).to_have_text("released")
     page.screenshot(path=str(tmp_path / "formgrader.png"))
+
+
+def test_formgrader_autograde_button_grades_in_the_sandbox(page, lab, released, course, tmp_path):
+    """The Autograde button runs nbgrader in the server, through the sandboxed grading kernel: an honest
+    submission gets full marks, and an attack that zeroes every grade of any gradebook it can reach (here,
+    without the sandbox, it would reach the course's) earns its own marks and changes no one else's."""
+    from playwright.sync_api import expect
+
+    released.result()
+    attack = next(s for s in ATTACKS if s.name == "forges_gradebook")
+    for sample in (Sample("ada"), attack):
+        sample.submit(course, LESSON)
+    page.goto(lab.url("formgrader"))  # logs in: the token becomes a cookie on formgrader's redirect
+    page.goto(f"{lab.base}/formgrader/manage_submissions/{LESSON}")
+
+    def row(student: str):
+        return page.locator("#main-table tr", has=page.locator("td.student-id", has_text=re.compile(rf"^{student}$")))
+
+    for student in ("ada", attack.name):
+        expect(row(student).locator(".status")).to_have_text("needs autograding", timeout=60_000)
+        row(student).locator("td.autograde a").click()
+        modal = page.locator("#success-modal")
+        expect(modal).to_contain_text(f"Successfully autograded '{LESSON}' for student '{student}'", timeout=180_000)
+        page.screenshot(path=str(tmp_path / f"autograded-{student}.png"))
+        modal.get_by_role("button", name=re.compile("close", re.I)).first.click()
+        expect(modal).to_be_hidden()
+        expect(row(student).locator(".score")).to_have_text("16 / 16")
+    page.reload()
+    expect(row("ada").locator(".score")).to_have_text("16 / 16")  # after the attack too
+    expect(row("ada").locator(".status")).to_have_text("graded")
