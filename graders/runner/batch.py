@@ -11,6 +11,7 @@ student's files, and whatever limit it hits is reported in its `Outcome`.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import shutil
 import subprocess
@@ -67,14 +68,19 @@ def notes(result_notebooks: dict[str, str]) -> list[str]:
     return found
 
 
-def _with_placement(job: GradingJob, gpu: str | None, threads: int | None) -> GradingJob:
-    """`job` with its kernel pinned to one GPU and given a thread budget (parallel kernels share the cores)."""
-    provisioner = dict(job.config.get("SandboxProvisioner", {}))
-    if gpu is not None:
-        provisioner["environment"] = {"CUDA_VISIBLE_DEVICES": gpu}
-    if threads is not None:
-        provisioner["environment"] = provisioner.get("environment", {}) | {v: str(threads) for v in THREAD_VARIABLES}
-    return GradingJob(job.assignment, job.student, job.notebooks, job.files, job.config | {"SandboxProvisioner": provisioner})
+def placed(job: GradingJob, provisioner: dict) -> GradingJob:
+    """`job` with settings of this batch added to its sandbox provisioner's (limits, GPU, thread budget)."""
+    sections = job.config | {"SandboxProvisioner": job.config.get("SandboxProvisioner", {}) | provisioner}
+    return dataclasses.replace(job, config=sections)
+
+
+def provisioner_settings(index: int, gpus: list[str], threads: int | None, timeout: float | None, unsafe: bool) -> dict:
+    """What the batch sets for its `index`-th job's kernel: one GPU each in turn, a share of the cores."""
+    environment = {"CUDA_VISIBLE_DEVICES": gpus[index % len(gpus)]} if gpus else {}
+    if threads is not None:  # parallel kernels share the cores instead of each taking them all
+        environment |= {variable: str(threads) for variable in THREAD_VARIABLES}
+    settings = {"unsafe_no_sandbox": unsafe, "environment": environment}
+    return settings | ({"submission_timeout": timeout} if timeout else {})
 
 
 @contextmanager
@@ -104,36 +110,29 @@ def autograde(
 
     `timeout` caps the seconds one submitted notebook may run (default: the course's
     COURSE_SUBMISSION_TIMEOUT). Raises SandboxUnavailable before grading anything when the
-    sandbox cannot run here, unless `unsafe_no_sandbox`.
+    sandbox cannot run here, unless `unsafe_no_sandbox` (or the course's COURSE_UNSAFE_NO_SANDBOX).
     """
     recorder = Recorder(course_dir)
     students = students if students is not None else recorder.submitted(assignment)
+    unsafe_no_sandbox = unsafe_no_sandbox or recorder.config.SandboxProvisioner.get("unsafe_no_sandbox", False)
     if not scheduler and (missing := sandbox.problems()) and not unsafe_no_sandbox:
         raise sandbox.SandboxUnavailable(sandbox.refusal(missing))
-    settings = {"SandboxProvisioner": {"unsafe_no_sandbox": unsafe_no_sandbox} | ({"submission_timeout": timeout} if timeout else {})}
     gpus = gpu_ids()
     jobs = jobs or max(1, len(gpus) or (os.cpu_count() or 2) // 2)
     threads = None if scheduler else max(1, (os.cpu_count() or 1) // jobs)
     outcomes = []
     with executor(jobs, scheduler) as pool:
         futures = {}
-        for i, student in enumerate(students):
+        for index, student in enumerate(students):
             if problems := recorder.problems(assignment, student):
                 recorder.score_zero(assignment, student)
                 outcomes.append(Outcome(student, False, "; ".join(problems) + " Scored 0.", 0.0))
                 continue
-            job = recorder.prepare(assignment, student)
-            job = GradingJob(job.assignment, student, job.notebooks, job.files, _merged(job.config, settings))
-            job = _with_placement(job, gpus[i % len(gpus)] if gpus else None, threads)
-            futures[pool.submit(run_job, job)] = student
+            settings = provisioner_settings(index, gpus, threads, timeout, unsafe_no_sandbox)
+            futures[pool.submit(run_job, placed(recorder.prepare(assignment, student), settings))] = student
         for future in as_completed(futures):
-            student = futures[future]
-            outcomes.append(_record(recorder, assignment, student, future))
+            outcomes.append(_record(recorder, assignment, futures[future], future))
     return sorted(outcomes, key=lambda o: o.student)
-
-
-def _merged(config: dict, settings: dict) -> dict:
-    return config | {section: config.get(section, {}) | values for section, values in settings.items()}
 
 
 def _record(recorder: Recorder, assignment: str, student: str, future) -> Outcome:
