@@ -45,7 +45,7 @@ from torch import nn
 from graders.checks import CheckFailed
 from graders.notebook import _caller_namespace, guard, register
 from graders.quiet import quiet
-from graders.reference_code import optional
+from graders.reference_code import Watch, optional
 from course.devices import tensorflow_device
 
 reference = optional("solutions.comparison")  # None in the students' install
@@ -351,16 +351,21 @@ class ComparisonChecks:
         return True
 
     def hidden(self, step: str, *objects) -> None:
-        """Run `step`'s self-checks and hidden checks; raise CheckFailed (an AssertionError) on the first failure."""
+        """Run `step`'s self-checks and hidden checks; raise CheckFailed (an AssertionError) on the first failure,
+        or when the student's objects ran reference code (`graders.reference_code.Watch`)."""
         self._namespace = _caller_namespace()
+        watch = Watch()
         try:
-            passed = list(self._run(step, objects, hidden=True))
+            passed = list(self._run(step, tuple(watch.wrap(o) for o in objects), hidden=True))
         except CheckFailed as failure:
             failure.step = step
-            raise
+            raise watch.failure(step) or failure from None
         except Exception as error:
-            raise CheckFailed("the check itself failed", found=f"{type(error).__name__}: {_first_line(error)}",
-                              hint="keep the test cell as given", step=step) from error
+            raise watch.failure(step) or CheckFailed(
+                "the check itself failed", found=f"{type(error).__name__}: {_first_line(error)}",
+                hint="keep the test cell as given", step=step) from error
+        if used := watch.failure(step):
+            raise used
         print(f"✓ {step} (public and hidden checks): " + "; ".join(passed))
 
     guard = staticmethod(guard)

@@ -43,8 +43,9 @@ from pathlib import Path
 
 import numpy as np
 
-from graders import checks, frameworks, reference_code, references
+from graders import checks, frameworks, references
 from graders.quiet import quiet as quiet_running
+from graders.reference_code import Watch, optional
 from graders.checks import STEPS, CheckFailed, step_label
 from graders.checks.accuracy import points_for
 from graders.checks.ranges import RAW_FIELDS
@@ -97,7 +98,7 @@ def quiet(adapter=None):
 # Failures of student code ------------------------------------------------------------------
 def _library_dirs() -> tuple[str, ...]:
     paths = sysconfig.get_paths()
-    packages = [module for module in (course, reference_code.optional("solutions")) if module is not None]
+    packages = [module for module in (course, optional("solutions")) if module is not None]
     dirs = {str(Path(__file__).parent)} | {str(Path(module.__file__).parent) for module in packages}
     dirs |= {paths[key] for key in ("stdlib", "platstdlib", "purelib", "platlib") if key in paths}
     return tuple(os.path.realpath(d) + os.sep for d in dirs)
@@ -146,6 +147,7 @@ def student_failure(step: str, doing: str, error: BaseException) -> CheckFailed:
 
 # The hidden tests' entry point ---------------------------------------------------------------
 _grader = None  # the checker the notebook's locked setup cell made
+_guarded: dict[str, Watch] = {}  # what `guard` watched last, by the block's name
 
 
 def register(checker) -> None:
@@ -169,9 +171,14 @@ def grade(step: str, *objects, points: float | None = None):
 
 @contextlib.contextmanager
 def guard(what: str):
-    """Turn an exception in the block into one stderr line (and no traceback); the notebook goes on."""
+    """Turn an exception in the block into one stderr line (and no traceback); the notebook goes on.
+
+    Where the reference is installed (grading), the block runs watched: `score_results` gives 0
+    when the last run of a guarded block (the whole pipeline) ran reference code.
+    """
+    watch = _guarded[what] = Watch()
     try:
-        with warnings.catch_warnings():
+        with warnings.catch_warnings(), watch.watching():
             warnings.simplefilter("ignore")
             yield
     except NotImplementedError:
@@ -193,10 +200,12 @@ class _Stop(Exception):
 
 class _Recorder:
     """Runs one step's checks: records what passed and what failed; `hidden` says whether hidden checks run;
-    `inputs` runs the earlier steps that make the check's inputs."""
+    `inputs` runs the earlier steps that make the check's inputs; `watch` sees the reference code the
+    student's code runs (hidden checks only)."""
 
     def __init__(self, step: str, hidden: bool, adapter, inputs: _Inputs):
         self.step, self.hidden, self.adapter, self.inputs = step, hidden, adapter, inputs
+        self.watch = Watch(on=hidden)
         self.passed: list[str] = []
         self.failures: list[CheckFailed] = []
         self._owned: list = []
@@ -552,6 +561,7 @@ class StepChecks:
             learning_rate=lr,
         )
         loss, optimizer = r.call("reading the returned pair", _pair, returned, "a pair (loss, optimizer)")
+        loss = r.watch.wrap(loss)  # the student's loss, also when the course's train calls it
         value = r.call(f"computing your loss on a batch of {len(x)}", a.loss_value, loss, model, x, y)
         r.check(checks.check_loss_matches, value, checks.cross_entropy(a.predict(model, x), y))
         if r.hidden:
@@ -619,7 +629,7 @@ class StepChecks:
                 "train_accuracy": self._evaluate(model, given.train),
                 "test_accuracy": self._evaluate(model, given.test),
             }
-            with _with_reference(report, **r.inputs.substitutes):
+            with _with_reference(report, **r.inputs.substitutes), r.watch.allowing(*r.inputs.substitutes.values()):
                 result = r.call("your report(model, splits)", report, model, given)
             r.check(checks.check_report, result, expected, context=context, fatal=False)
 
@@ -636,7 +646,7 @@ class StepChecks:
         with quiet(self.adapter):
             try:
                 self.adapter.seed(self.seed)
-                getattr(self, f"_check_{step}")(r, function)
+                getattr(self, f"_check_{step}")(r, r.watch.wrap(function))
             except _Stop:
                 pass
             except CheckFailed as failure:
@@ -650,6 +660,8 @@ class StepChecks:
                 )
             finally:
                 r.close()
+        if used := r.watch.failure(step_label(step)):
+            r.failures = [used]  # the step scores 0 whatever else it did
         return r
 
     def _known(self, step: str) -> None:
@@ -762,7 +774,20 @@ class StepChecks:
         return True
 
     def score_results(self, model, points: float) -> float:
-        """Points earned by the student's trained model (see checks.accuracy.points_for); CheckFailed if unusable."""
+        """Points earned by the student's trained model (see checks.accuracy.points_for); CheckFailed if unusable,
+        or if a guarded block (the whole pipeline) ran reference code."""
+        for what, watch in _guarded.items():
+            if watch.used:
+                raise CheckFailed(
+                    f"the trained model comes from the reference solution: {what} ran {', '.join(watch.used)}, "
+                    "so the results score 0",
+                    step="results",
+                )
+            if watch.tampered:
+                raise CheckFailed(
+                    f"{what} switched the grader's watch off (it called {', '.join(watch.tampered)}), so the results score 0",
+                    step="results",
+                )
         accuracy, target = self.holdout_accuracy(model), self.target()
         earned = points_for(accuracy, target, points, floor=RESULTS_FLOOR, margin=RESULTS_MARGIN)
         print(

@@ -7,17 +7,19 @@ import tensorflow as tf
 import torch
 
 from graders.comparison import STORED_PADDING, CheckFailed, ComparisonChecks
+from copies import student_copy
 from solutions import comparison as ref
 
 v1 = tf.compat.v1
 
+own = student_copy("solutions.comparison")  # the reference's text, not its code objects: what a student may hand in
 REFERENCE = {
-    "weights_to_torch": (ref.numpy_to_torch, ref.torch_to_numpy),
-    "weights_to_keras": (ref.numpy_to_keras, ref.keras_to_numpy),
-    "same_logits": (ref.tf1_mlp, ref.logits_in_three_frameworks),
-    "pad_batch": (ref.pad_batch,),
-    "static_bag": (ref.masked_mean, ref.static_bag),
-    "dynamic_bag": (ref.torch_bag, ref.dynamic_bag),
+    "weights_to_torch": (own.numpy_to_torch, own.torch_to_numpy),
+    "weights_to_keras": (own.numpy_to_keras, own.keras_to_numpy),
+    "same_logits": (own.tf1_mlp, own.logits_in_three_frameworks),
+    "pad_batch": (own.pad_batch,),
+    "static_bag": (own.masked_mean, own.static_bag),
+    "dynamic_bag": (own.torch_bag, own.dynamic_bag),
 }
 
 
@@ -121,7 +123,7 @@ def test_public_never_raises_and_reports_on_stderr(check, capsys):
         raise NotImplementedError()
 
     check.public("pad_batch", unfilled)
-    check.public("weights_to_torch", ref.numpy_to_torch)  # one object short
+    check.public("weights_to_torch", own.numpy_to_torch)  # one object short
     check.public("no_such_step", unfilled)
     out, err = capsys.readouterr()
     assert err.count("✗") == 3
@@ -131,6 +133,20 @@ def test_public_never_raises_and_reports_on_stderr(check, capsys):
 def test_hidden_raises_assertion_error(check):
     with pytest.raises(AssertionError, match="not written yet"):
         check.hidden("pad_batch", lambda *a, **k: (_ for _ in ()).throw(NotImplementedError()))
+
+
+def test_a_step_that_runs_the_reference_scores_zero(check):
+    """tests/test_reference_code.py has every route; the copies in REFERENCE (the same text) pass."""
+    from solutions import comparison
+
+    def dynamic_bag(weights, sequences):
+        import graders.comparison
+
+        return graders.comparison.reference.dynamic_bag(weights, sequences)
+
+    fails(check, "pad_batch", comparison.pad_batch, match="pad_batch uses the reference solution (solutions.comparison.pad_batch)")
+    message = fails(check, "dynamic_bag", own.torch_bag, dynamic_bag, match="dynamic_bag uses the reference solution")
+    assert message.startswith("dynamic_bag uses the reference solution (solutions.comparison.dynamic_bag, "), message
 
 
 def test_guard_turns_errors_into_one_stderr_line(check, capsys):
@@ -180,41 +196,41 @@ def from_torch(transpose=True, copy=True, detach=True):
 
 
 def test_forgotten_transpose_raises_in_public(check):
-    message = fails(check, "weights_to_torch", to_torch(transpose=False), ref.torch_to_numpy, match="did you transpose", public=True)
+    message = fails(check, "weights_to_torch", to_torch(transpose=False), own.torch_to_numpy, match="did you transpose", public=True)
     assert "expected" in message and "found" in message
 
 
 def test_forgotten_transpose_on_square_layers_caught_by_values(check):
     # Square layers: copy_ succeeds, only the values are wrong.
     def square_only(weights, module):
-        return (to_torch(transpose=False) if weights["hidden/kernel"].shape == (4, 4) else ref.numpy_to_torch)(weights, module)
+        return (to_torch(transpose=False) if weights["hidden/kernel"].shape == (4, 4) else own.numpy_to_torch)(weights, module)
 
-    fails(check, "weights_to_torch", square_only, ref.torch_to_numpy, match="raises no shape error")
+    fails(check, "weights_to_torch", square_only, own.torch_to_numpy, match="raises no shape error")
 
 
 def test_reshape_is_not_transpose(check):
-    fails(check, "weights_to_torch", to_torch(reshape=True), ref.torch_to_numpy, match="it is not a transpose", public=True)
+    fails(check, "weights_to_torch", to_torch(reshape=True), own.torch_to_numpy, match="it is not a transpose", public=True)
 
 
 def test_copy_without_no_grad(check):
-    fails(check, "weights_to_torch", to_torch(no_grad=False), ref.torch_to_numpy, match="torch.no_grad()", public=True)
+    fails(check, "weights_to_torch", to_torch(no_grad=False), own.torch_to_numpy, match="torch.no_grad()", public=True)
 
 
 def test_new_parameters_instead_of_in_place_copy(check):
-    fails(check, "weights_to_torch", to_torch(replace=True), ref.torch_to_numpy, match="new parameter objects", public=True)
+    fails(check, "weights_to_torch", to_torch(replace=True), own.torch_to_numpy, match="new parameter objects", public=True)
 
 
 def test_numpy_to_torch_must_return_the_module(check):
-    fails(check, "weights_to_torch", to_torch(return_module=False), ref.torch_to_numpy, match="return module", public=True)
+    fails(check, "weights_to_torch", to_torch(return_module=False), own.torch_to_numpy, match="return module", public=True)
 
 
 def test_torch_to_numpy_mistakes(check):
-    fails(check, "weights_to_torch", ref.numpy_to_torch, from_torch(transpose=False), match="transpose nn.Linear's", public=True)
-    fails(check, "weights_to_torch", ref.numpy_to_torch, from_torch(detach=False), match=".detach()", public=True)
+    fails(check, "weights_to_torch", own.numpy_to_torch, from_torch(transpose=False), match="transpose nn.Linear's", public=True)
+    fails(check, "weights_to_torch", own.numpy_to_torch, from_torch(detach=False), match=".detach()", public=True)
     # Views pass the public checks; the hidden check changes the parameters afterwards.
-    for _ in ComparisonChecks._weights_to_torch(check, ref.numpy_to_torch, from_torch(copy=False), hidden=False):
+    for _ in ComparisonChecks._weights_to_torch(check, own.numpy_to_torch, from_torch(copy=False), hidden=False):
         pass
-    fails(check, "weights_to_torch", ref.numpy_to_torch, from_torch(copy=False), match="shares memory")
+    fails(check, "weights_to_torch", own.numpy_to_torch, from_torch(copy=False), match="shares memory")
 
 
 def test_keras_needs_no_transpose(check):
@@ -224,19 +240,19 @@ def test_keras_needs_no_transpose(check):
             model.get_layer(name).bias.assign(weights[f"{name}/bias"])
         return model
 
-    fails(check, "weights_to_keras", transposing, ref.keras_to_numpy, match="no transpose here", public=True)
+    fails(check, "weights_to_keras", transposing, own.keras_to_numpy, match="no transpose here", public=True)
 
     def transposing_square(weights, model):
-        return (transposing if weights["hidden/kernel"].shape == (4, 4) else ref.numpy_to_keras)(weights, model)
+        return (transposing if weights["hidden/kernel"].shape == (4, 4) else own.numpy_to_keras)(weights, model)
 
-    fails(check, "weights_to_keras", transposing_square, ref.keras_to_numpy, match="no transpose here")
+    fails(check, "weights_to_keras", transposing_square, own.keras_to_numpy, match="no transpose here")
 
 
 def test_keras_to_numpy_returns_arrays(check):
     def tensors(model):
         return {f"{n}/{k}": getattr(model.get_layer(n), k).value for n in ("hidden", "logits") for k in ("kernel", "bias")}
 
-    fails(check, "weights_to_keras", ref.numpy_to_keras, tensors, match="np.ndarray", public=True)
+    fails(check, "weights_to_keras", own.numpy_to_keras, tensors, match="np.ndarray", public=True)
 
 
 # Wrong solutions: the TF1 MLP and the three frameworks ------------------------------------------
@@ -255,67 +271,67 @@ def tf1_variant(relu=True, initialise=True, constants=False, batch=None):
             session = v1.Session(graph=graph)
             if initialise:
                 session.run(v1.global_variables_initializer())
-        return ref.TF1MLP(graph, inputs, x, session)
+        return own.TF1MLP(graph, inputs, x, session)
 
     return tf1_mlp
 
 
 def test_tf1_mlp_mistakes(check):
-    fails(check, "same_logits", tf1_variant(relu=False), ref.logits_in_three_frameworks, match="needs its ReLU", public=True)
-    fails(check, "same_logits", tf1_variant(initialise=False), ref.logits_in_three_frameworks,
+    fails(check, "same_logits", tf1_variant(relu=False), own.logits_in_three_frameworks, match="needs its ReLU", public=True)
+    fails(check, "same_logits", tf1_variant(initialise=False), own.logits_in_three_frameworks,
           match="global_variables_initializer", public=True)
-    fails(check, "same_logits", tf1_variant(batch=5), ref.logits_in_three_frameworks, match="None for the batch axis",
+    fails(check, "same_logits", tf1_variant(batch=5), own.logits_in_three_frameworks, match="None for the batch axis",
           public=True)
-    fails(check, "same_logits", tf1_variant(constants=True), ref.logits_in_three_frameworks, match="cannot be trained")
+    fails(check, "same_logits", tf1_variant(constants=True), own.logits_in_three_frameworks, match="cannot be trained")
 
 
 def test_three_frameworks_must_return_arrays(check):
     def tensors(weights, x):
-        logits = ref.logits_in_three_frameworks(weights, x)
+        logits = own.logits_in_three_frameworks(weights, x)
         logits["torch"] = torch.as_tensor(logits["torch"])
         return logits
 
-    fails(check, "same_logits", ref.tf1_mlp, tensors, match=".detach().cpu().numpy()", public=True)
+    fails(check, "same_logits", own.tf1_mlp, tensors, match=".detach().cpu().numpy()", public=True)
 
     def missing(weights, x):
-        return {k: v for k, v in ref.logits_in_three_frameworks(weights, x).items() if k != "tf2"}
+        return {k: v for k, v in own.logits_in_three_frameworks(weights, x).items() if k != "tf2"}
 
-    fails(check, "same_logits", ref.tf1_mlp, missing, match="keys", public=True)
+    fails(check, "same_logits", own.tf1_mlp, missing, match="keys", public=True)
 
 
 # Wrong solutions: padding and masks -------------------------------------------------------------
 def test_pad_batch_mistakes(check):
     def mask_from_ids(sequences, pad_id=0, max_len=None):
-        ids, _ = ref.pad_batch(sequences, pad_id, max_len)
+        ids, _ = own.pad_batch(sequences, pad_id, max_len)
         return ids, (ids != pad_id).astype(np.float32)
 
     fails(check, "pad_batch", mask_from_ids, match="from the lengths", public=True)
 
     def zero_padding(sequences, pad_id=0, max_len=None):
-        ids, mask = ref.pad_batch(sequences, 0, max_len)
+        ids, mask = own.pad_batch(sequences, 0, max_len)
         return ids, mask
 
     fails(check, "pad_batch", zero_padding, match="pad with pad_id=7")
 
     def inverted(sequences, pad_id=0, max_len=None):
-        ids, mask = ref.pad_batch(sequences, pad_id, max_len)
+        ids, mask = own.pad_batch(sequences, pad_id, max_len)
         return ids, 1.0 - mask
 
     fails(check, "pad_batch", inverted, match="not the other way round", public=True)
 
     def float64_mask(sequences, pad_id=0, max_len=None):
-        ids, mask = ref.pad_batch(sequences, pad_id, max_len)
+        ids, mask = own.pad_batch(sequences, pad_id, max_len)
         return ids, mask.astype(np.float64)
 
     fails(check, "pad_batch", float64_mask, match="dtype float32", public=True)
 
     def longest_only(sequences, pad_id=0, max_len=None):
-        return ref.pad_batch(sequences, pad_id)
+        return own.pad_batch(sequences, pad_id)
 
     fails(check, "pad_batch", longest_only, match="pad to max_len=7")
 
     def truncating(sequences, pad_id=0, max_len=None):
-        return ref.pad_batch([s[:max_len] for s in sequences] if max_len else sequences, pad_id, max_len)
+        return own.pad_batch([s[:max_len] for s in sequences] if max_len else sequences, pad_id, max_len)
 
     fails(check, "pad_batch", truncating, match="raise ValueError")
 
@@ -324,24 +340,24 @@ def test_masked_mean_mistakes(check):
     def plain_mean(embedded, mask):
         return tf.reduce_mean(embedded, axis=1)
 
-    fails(check, "static_bag", plain_mean, ref.static_bag, match="padding included", public=True)
+    fails(check, "static_bag", plain_mean, own.static_bag, match="padding included", public=True)
 
     def divide_by_t(embedded, mask):
         return tf.reduce_sum(embedded * mask[:, :, tf.newaxis], axis=1) / tf.cast(tf.shape(mask)[1], tf.float32)
 
-    fails(check, "static_bag", divide_by_t, ref.static_bag, match="not by T", public=True)
+    fails(check, "static_bag", divide_by_t, own.static_bag, match="not by T", public=True)
 
     def static_width(embedded, mask):
         return tf.reduce_sum(embedded * mask[:, :, tf.newaxis], axis=1) / tf.reduce_sum(mask, axis=1, keepdims=True) * (
             embedded.shape[1] / embedded.shape[1]
         )
 
-    fails(check, "static_bag", static_width, ref.static_bag, match="no static T")
+    fails(check, "static_bag", static_width, own.static_bag, match="no static T")
 
 
 def test_static_bag_without_mask(check):
     def unmasked_graph(weights, max_len):
-        model = ref.static_bag(weights, max_len)
+        model = own.static_bag(weights, max_len)
         with model.graph.as_default():
             variables = {v.op.name: v for v in v1.global_variables()}
             embedding, kernel, bias = (variables[n] for n in ("embedding", "logits/kernel", "logits/bias"))
@@ -349,52 +365,52 @@ def test_static_bag_without_mask(check):
             logits = tf.matmul(mean, kernel) + bias
         return model._replace(logits=logits)
 
-    fails(check, "static_bag", ref.masked_mean, unmasked_graph, match="the padding (id 0) went into the mean", public=True)
+    fails(check, "static_bag", own.masked_mean, unmasked_graph, match="the padding (id 0) went into the mean", public=True)
 
     def int32_ids(weights, max_len):
-        model = ref.static_bag(weights, max_len)
+        model = own.static_bag(weights, max_len)
         with model.graph.as_default():
             ids = v1.placeholder(tf.int32, (None, max_len))
         return model._replace(ids=ids)
 
-    fails(check, "static_bag", ref.masked_mean, int32_ids, match="dtype int64", public=True)
+    fails(check, "static_bag", own.masked_mean, int32_ids, match="dtype int64", public=True)
 
 
 # Wrong solutions: the dynamic bag ---------------------------------------------------------------
 def test_dynamic_bag_mistakes(check):
     def untransposed_on_square(weights):
-        bag = ref.torch_bag(weights)
+        bag = own.torch_bag(weights)
         if weights["logits/kernel"].shape[0] == weights["logits/kernel"].shape[1]:
             with torch.no_grad():
                 bag.logits.weight.copy_(torch.as_tensor(weights["logits/kernel"]))
         return bag
 
-    fails(check, "dynamic_bag", untransposed_on_square, ref.dynamic_bag, match="did you transpose")
+    fails(check, "dynamic_bag", untransposed_on_square, own.dynamic_bag, match="did you transpose")
 
-    class SumBag(ref.TorchBag):
+    class SumBag(own.TorchBag):
         def forward(self, sequences):
             return self.logits(torch.stack([self.embedding(ids).sum(dim=0) for ids in sequences]))
 
     def sum_bag(weights):
         bag = SumBag(*weights["embedding"].shape, weights["logits/kernel"].shape[1])
-        bag.load_state_dict(ref.torch_bag(weights).state_dict())
+        bag.load_state_dict(own.torch_bag(weights).state_dict())
         return bag
 
-    fails(check, "dynamic_bag", sum_bag, ref.dynamic_bag, match="the mean over each sequence's tokens", public=True)
+    fails(check, "dynamic_bag", sum_bag, own.dynamic_bag, match="the mean over each sequence's tokens", public=True)
 
-    class CutBag(ref.TorchBag):
+    class CutBag(own.TorchBag):
         def forward(self, sequences):
             means = [self.embedding(ids).mean(dim=0).detach().numpy() for ids in sequences]
             return self.logits(torch.as_tensor(np.stack(means))).detach()
 
     def cut_bag(weights):
         bag = CutBag(*weights["embedding"].shape, weights["logits/kernel"].shape[1])
-        bag.load_state_dict(ref.torch_bag(weights).state_dict())
+        bag.load_state_dict(own.torch_bag(weights).state_dict())
         return bag
 
-    fails(check, "dynamic_bag", cut_bag, ref.dynamic_bag, match="the graph was cut")
+    fails(check, "dynamic_bag", cut_bag, own.dynamic_bag, match="the graph was cut")
 
     def returns_tensor(weights, sequences):
-        return torch.as_tensor(ref.dynamic_bag(weights, sequences))
+        return torch.as_tensor(own.dynamic_bag(weights, sequences))
 
-    fails(check, "dynamic_bag", ref.torch_bag, returns_tensor, match=".detach().cpu().numpy()", public=True)
+    fails(check, "dynamic_bag", own.torch_bag, returns_tensor, match=".detach().cpu().numpy()", public=True)

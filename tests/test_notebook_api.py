@@ -32,10 +32,14 @@ def get_check(framework: str) -> StepChecks:
 
 @pytest.fixture(params=FRAMEWORKS)
 def fw(request, capsys):
-    """(framework, StepChecks, reference module) with the constructor's line already read away."""
+    """(framework, StepChecks, the reference as a student's copy) with the constructor's line already read away.
+
+    The copy (tests/copies.py) has the reference's text but not its code objects: hidden checks fail
+    a step that runs the reference's own code (tests/test_reference_code.py).
+    """
     check = get_check(request.param)
     capsys.readouterr()
-    return request.param, check, load_framework(request.param)
+    return request.param, check, student_copy(f"solutions.{request.param}_pipeline")
 
 
 def fails(check, step, function, capsys, *, hidden=False) -> str:
@@ -411,7 +415,7 @@ def test_report_is_graded_with_the_reference_accuracy(fw, capsys):
     report = types.FunctionType(inner.__code__, notebook, "report", inner.__defaults__, inner.__closure__)
     check.hidden("report", report)
     assert capsys.readouterr().err == ""
-    assert notebook["accuracy"] is not ref.accuracy  # the swap is undone afterwards
+    assert notebook["accuracy"] is not check.reference.accuracy  # the swap is undone afterwards
 
 
 @pytest.mark.parametrize("step", PIPELINE_STEPS)
@@ -467,7 +471,7 @@ def test_public_never_raises(capsys):
 
 def test_student_noise_is_kept_out_of_stderr(capfd):
     """nbgrader gives 0 points to a test cell that wrote to stderr: warnings, prints and C++ logs are hidden."""
-    check, ref = get_check("torch"), load_framework("torch")
+    check, ref = get_check("torch"), student_copy("solutions.torch_pipeline")
     capfd.readouterr()
 
     def accuracy(logits, labels):

@@ -72,4 +72,14 @@ SAMPLES = [
         full_marks(A, static_bag_tests=0),
         about="masked_mean divides the masked sum by T (padding counted in the divisor)",
     ),
+    Sample(
+        "reference_routes",
+        {"pad_batch": "from solutions.comparison import pad_batch\n",
+         "dynamic_bag": swap(_ref("dynamic_bag"), """    bag = torch_bag(weights)
+    with torch.no_grad():
+        return bag([torch.as_tensor(np.asarray(ids), dtype=torch.int64) for ids in sequences]).numpy()""",
+                             "    return check.reference.dynamic_bag(weights, sequences)")},
+        full_marks(A, pad_batch_tests=0, dynamic_bag_tests=0),
+        about="reference code at grading: pad_batch imported from solutions, dynamic_bag through check.reference",
+    ),
 ]

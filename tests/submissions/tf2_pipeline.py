@@ -125,6 +125,27 @@ def train(model, loss, optimizer, batches, epochs=10):
 ''',
 }
 
+# (a) imported directly; (b) found by a module name built at run time; (c) through the checker's own objects
+REFERENCE_ROUTES = {
+    "make_loss_and_optimizer": '''
+def make_loss_and_optimizer(model, learning_rate=1e-3):
+    from solutions.tf2_pipeline import make_loss_and_optimizer
+
+    return make_loss_and_optimizer(model, learning_rate)
+''',
+    "report": '''
+import importlib
+
+
+def report(model, splits):
+    return importlib.import_module(".".join(["solutions", "tf2_pipeline"])).report(model, splits)
+''',
+    "load_and_preprocess": '''
+def load_and_preprocess(raw, batch_size=64, validation_size=0.1, seed=0):
+    return check.adapter.reference.load_and_preprocess(raw, batch_size, validation_size, seed)
+''',
+}
+
 FLOAT_PIXELS = '''
 def download(name: str = "digits") -> RawData:
     raw = load_dataset(name)
@@ -191,6 +212,13 @@ SAMPLES = [
                         "correct += accuracy(model(x, training=False), y) * len(y)")},
         full_marks(A, report_tests=0),
         about="report returns scalar tensors, not Python floats",
+    ),
+    Sample(
+        "reference_routes",
+        REFERENCE_ROUTES,
+        full_marks(A, load_and_preprocess_tests=0, make_loss_and_optimizer_tests=0, report_tests=0, results_tests=0),
+        about="reference code at grading: make_loss_and_optimizer imports it, report finds it by a run-time module name, "
+        "load_and_preprocess through check.adapter.reference; the pipeline ran it too",
     ),
     Sample("unfilled", {}, zero_marks(A), base="release", about="the release as handed out: every stub raises"),
 ]

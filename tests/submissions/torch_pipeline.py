@@ -177,6 +177,23 @@ def download(name: str = "digits") -> RawData:
     return RawData(x_train.reshape(len(x_train), -1), y_train, x_test.reshape(len(x_test), -1), y_test)
 '''
 
+# (a) imported directly: train is the reference's; (b) accuracy finds it by a module name built at run
+# time; (c) build_model reaches it through the checker's own objects
+REFERENCE_ROUTES = {
+    "train": "from solutions.torch_pipeline import train\n",
+    "accuracy": '''
+import importlib
+
+
+def accuracy(logits, labels):
+    return importlib.import_module("sol" + "utions.torch_pipeline").accuracy(logits, labels)
+''',
+    "build_model": '''
+def build_model(input_dim, num_classes=10, hidden_units=128, seed=0):
+    return check.reference.build_model(input_dim, num_classes, hidden_units, seed)
+''',
+}
+
 HANG = '''
 while True:  # never ends: nbgrader's per-cell timeout must stop it
     pass
@@ -248,6 +265,14 @@ SAMPLES = [
                         '{"train_accuracy": evaluate(splits.test), "test_accuracy": evaluate(splits.train)}')},
         full_marks(A, report_tests=0),
         about="report returns the test accuracy as train and the train accuracy as test",
+    ),
+    # At grading, a step that runs reference code scores 0 (graders.reference_code), and so do the results
+    # of a pipeline that ran it; the public self-checks pass.
+    Sample(
+        "reference_routes",
+        REFERENCE_ROUTES,
+        full_marks(A, build_model_tests=0, accuracy_tests=0, train_tests=0, results_tests=0),
+        about="train imported from solutions, accuracy by a run-time module name, build_model through check.reference",
     ),
     # --- Not made by fills alone ---------------------------------------------------------------------
     Sample("unfilled", {}, zero_marks(A), base="release", about="the release as handed out: every stub raises"),
