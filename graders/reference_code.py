@@ -73,30 +73,32 @@ def _code_tree(code: CodeType):
 class _ReferenceCode:
     """The reference's code objects, each with the name of the function or class it belongs to.
 
-    `files` maps each reference module's file to the module's name. A module's code objects are
-    collected when one of its code objects runs that is not known yet: its first use (a watched
-    call may be what imports it), or after a reload.
+    `files` holds the reference modules' files. A module's code objects are collected from the
+    namespace a code object of that file runs in, when one runs that is not known yet: on its
+    module's first use (a watched call may be what imports it), or after a reload.
     """
 
     def __init__(self):
         package = optional("solutions")
         specs = [importlib.util.find_spec(name) for name in REFERENCE_MODULES] if package is not None else []
-        self.files = {spec.origin: spec.name for spec in specs if spec is not None}
+        self.files = {spec.origin for spec in specs if spec is not None}
         self._names: dict[int, tuple[CodeType, str | None]] = {}  # id(code) -> (code, its owner's name or None)
 
-    def name_of(self, code: CodeType) -> str | None:
-        """'solutions.torch_pipeline.train' when `code` is (in) that function, or a class's __init__; else None."""
+    def name_of(self, frame) -> str | None:
+        """'solutions.torch_pipeline.train' when the frame (of a reference file) runs that function or code
+        nested in it, 'solutions.torch_pipeline.MLP' for that class's __init__; None for other code."""
+        code, namespace = frame.f_code, frame.f_globals
         known = self._names.get(id(code))  # the code objects are kept, so their ids stay theirs
         if known is None:
-            module = sys.modules.get(self.files.get(code.co_filename))
-            if module is None or getattr(module.__spec__, "_initializing", False):  # the module's own code, importing it
+            if getattr(namespace.get("__spec__"), "_initializing", False):  # the module's own code, importing it
                 return None
-            self._collect(module)
+            self._collect(namespace)
             known = self._names.setdefault(id(code), (code, None))  # None: a method, not flagged
         return known[1]
 
-    def _collect(self, module) -> None:
-        for value in list(vars(module).values()):
+    def _collect(self, namespace: dict) -> None:
+        module = namespace.get("__name__")
+        for value in list(namespace.values()):
             if inspect.isfunction(value):
                 value = inspect.unwrap(value)  # e.g. torch.no_grad()'s wrapper
                 code = value.__code__
@@ -104,9 +106,9 @@ class _ReferenceCode:
                 code = value.__dict__["__init__"].__code__
             else:
                 continue
-            if value.__module__ == module.__name__:
+            if value.__module__ == module:
                 for inner in _code_tree(code):
-                    self._names[id(inner)] = (inner, f"{module.__name__}.{value.__name__}")
+                    self._names[id(inner)] = (inner, f"{module}.{value.__name__}")
 
 
 _REFERENCE = _ReferenceCode()
@@ -126,7 +128,7 @@ class Watch:
         self._hook = self._make_hook()
 
     def _make_hook(self):
-        files = {**_REFERENCE.files, threading.__file__: None}  # threading: its setprofile and settrace
+        files = _REFERENCE.files | {threading.__file__}  # threading: its setprofile and settrace
         tampering, ran = _TAMPERING, self._ran
 
         def hook(frame, event, arg):  # per Python call: one set lookup; per C call: one for the setprofile builtins
@@ -143,8 +145,9 @@ class Watch:
         if id(code) in _TAMPERING:
             if frame.f_back is None or frame.f_back.f_globals.get("__name__") != __name__:
                 self.tampered.setdefault(_TAMPERING[id(code)])
-        elif (name := _REFERENCE.name_of(code)) is not None and id(code) not in self._allowed:
-            self.used.setdefault(name)
+        elif code.co_filename in _REFERENCE.files and id(code) not in self._allowed:
+            if (name := _REFERENCE.name_of(frame)) is not None:
+                self.used.setdefault(name)
 
     @contextlib.contextmanager
     def watching(self):

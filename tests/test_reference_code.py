@@ -67,6 +67,20 @@ def test_the_checkers_own_objects(check, own):
     assert flagged(check, "report", report).startswith(f"step 7 (report) {USES} (solutions.torch_pipeline.report)")
 
 
+def test_a_reference_module_imported_anew_during_the_call(check):
+    """A second import of a reference module (taken out of sys.modules) has new code objects: still recognised."""
+    package, first = sys.modules["solutions"], sys.modules.pop("solutions.torch_pipeline")
+
+    def accuracy(logits, labels):
+        return importlib.import_module("solutions.torch_pipeline").accuracy(logits, labels)
+
+    try:
+        assert flagged(check, "accuracy", accuracy).startswith(f"step 5 (accuracy) {USES} (solutions.torch_pipeline.accuracy)")
+        assert sys.modules["solutions.torch_pipeline"] is not first
+    finally:
+        sys.modules["solutions.torch_pipeline"] = package.torch_pipeline = first
+
+
 def test_the_students_loss_called_by_the_courses_train(check, own):
     """Step 4's hidden check trains with the reference's train, which calls the student's loss: still watched."""
     import torch
