@@ -10,10 +10,10 @@ code runs while a student's function runs (`Watch.wrap`) or while a block runs
 (`Watch.watching`): a profile hook (``sys.setprofile``, and ``threading.setprofile`` for threads
 started meanwhile) is on only then. The reference's code is known by identity, not by its text:
 each reference module's functions (with the functions nested in them) and its classes'
-``__init__``, collected from the imported module. Methods such as ``MLP.forward`` are not
-flagged: a student's train legitimately runs the reference model the checker hands it. A call
-to ``sys.setprofile``/``sys.settrace`` (or ``threading``'s) during a watched call switches the
-watch off, and fails the step too.
+``__init__``, collected from the module's namespace when its code first runs. Methods such as
+``MLP.forward`` are not flagged: a student's train legitimately runs the reference model the
+checker hands it. A call to ``sys.setprofile``/``sys.settrace`` (or ``threading``'s) during a
+watched call switches the watch off, and fails the step too.
 """
 
 from __future__ import annotations
