@@ -15,7 +15,6 @@ import argparse
 import statistics
 import tempfile
 import time
-from pathlib import Path
 
 import nbformat
 from nbformat.v4 import new_code_cell, new_notebook

@@ -122,7 +122,14 @@ def _add_autograde_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--student", dest="students", action="append", help="grade only this student (repeatable)")
     parser.add_argument("--jobs", type=int, default=None, help="submissions graded at once (default: one per GPU, else cores/2)")
     parser.add_argument("--scheduler", default=None, help="Dask scheduler address (tcp://host:8786) to grade on a cluster")
-    parser.add_argument("--timeout", type=float, default=None, help="seconds one submission may take in all")
+    parser.add_argument(
+        "--timeout", type=float, default=None, help="seconds one submitted notebook may run (default: COURSE_SUBMISSION_TIMEOUT)"
+    )
+    parser.add_argument(
+        "--unsafe-no-sandbox",
+        action="store_true",
+        help="grade even where the grading sandbox cannot run (student code then runs with your rights)",
+    )
     parser.add_argument("--root", type=Path, default=None, help="course directory (default: the repository)")
 
 
@@ -134,16 +141,23 @@ def _course_root(args) -> Path:
 
 def _run_autograde(args) -> int:
     from graders.runner.batch import autograde, scores
+    from graders.runner.sandbox import SandboxUnavailable
 
     root = _course_root(args)
     if not (root / "source" / args.assignment).is_dir():
         raise UsageError(f"no assignment {args.assignment!r} in {root / 'source'}")
-    outcomes = autograde(root, args.assignment, args.students, jobs=args.jobs, scheduler=args.scheduler, timeout=args.timeout)
+    try:
+        outcomes = autograde(
+            root, args.assignment, args.students, jobs=args.jobs, scheduler=args.scheduler, timeout=args.timeout,
+            unsafe_no_sandbox=args.unsafe_no_sandbox,
+        )
+    except SandboxUnavailable as error:
+        raise UsageError(str(error)) from None
     table = scores(root, args.assignment)
     for outcome in outcomes:
         cells = table.get(outcome.student, {})
         earned, available = sum(s for s, _ in cells.values()), sum(m for _, m in cells.values())
-        status = "graded" if outcome.graded else f"NOT GRADED: {outcome.message}"
+        status = outcome.message if outcome.graded else f"NOT GRADED: {outcome.message}"
         print(f"{outcome.student:<24} {earned:>6g} / {available:<6g} {outcome.seconds:6.1f} s  {status}")
     print(f"{sum(o.graded for o in outcomes)} of {len(outcomes)} submissions graded into {root / 'gradebook.db'}")
     return 0 if all(o.graded for o in outcomes) else 1
@@ -155,7 +169,7 @@ def _add_feedback_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _run_feedback(args) -> int:
-    from graders.runner.batch import generate_feedback
+    from graders.runner.gradebook import generate_feedback
 
     done = generate_feedback(_course_root(args), args.assignment)
     print(done.stdout + done.stderr if done.returncode else f"feedback written under {_course_root(args) / 'feedback'}")
@@ -168,7 +182,7 @@ def _add_export_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _run_export(args) -> int:
-    from graders.runner.batch import export_grades
+    from graders.runner.gradebook import export_grades
 
     done = export_grades(_course_root(args), args.csv)
     print(done.stdout + done.stderr if done.returncode else f"grades written to {args.csv}")

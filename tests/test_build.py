@@ -589,9 +589,11 @@ def load_config(path: Path, env: dict | None = None):
         "import json, sys\n"
         "from traitlets.config.loader import PyFileConfigLoader\n"
         "c = PyFileConfigLoader('nbgrader_config.py', path=sys.argv[1]).load_config()\n"
-        "print(json.dumps({s: dict(c[s]) for s in c}))\n"
+        "name = lambda value: f'{value.__module__}.{value.__qualname__}'  # classes, e.g. the preprocessors\n"
+        "print(json.dumps({s: dict(c[s]) for s in c}, default=name))\n"
     )
-    environment = {k: v for k, v in os.environ.items() if k not in ("NBGRADER_EXCHANGE", "COURSE_CELL_TIMEOUT")}
+    overrides = ("NBGRADER_EXCHANGE", "COURSE_CELL_TIMEOUT", "COURSE_SUBMISSION_TIMEOUT", "COURSE_MEMORY_LIMIT", "COURSE_UNSAFE_NO_SANDBOX")
+    environment = {k: v for k, v in os.environ.items() if k not in overrides}
     done = subprocess.run([PYTHON, "-c", code, str(path)], env={**environment, **(env or {})}, capture_output=True, text=True, check=True)
     return json.loads(done.stdout)
 
@@ -606,20 +608,39 @@ def test_config_values(tmp_path):
     assert config["Exchange"]["root"] == str(root / ".exchange") and (root / ".exchange").is_dir()
     assert config["ClearSolutions"]["code_stub"] == {"python": "# YOUR CODE HERE\nraise NotImplementedError()"}
     assert config["ClearSolutions"]["text_stub"] == "YOUR ANSWER HERE"
-    assert config["Execute"]["kernel_name"] == "tf-pytorch-course"
+    assert config["Execute"]["kernel_name"] == "tf-pytorch-course-grading"  # the sandboxed kernel grades
     assert config["Execute"]["timeout"] == 300 and config["Execute"]["interrupt_on_timeout"] is True
-    overridden = load_config(root, {"COURSE_CELL_TIMEOUT": "17", "NBGRADER_EXCHANGE": str(tmp_path / "x")})
+    assert config["Autograde"]["autograde_preprocessors"][0] == "graders.runner.execute.SandboxedExecute"
+    assert config["SandboxProvisioner"] == {
+        "submission_timeout": 1200, "memory_limit": 4 << 30, "unsafe_no_sandbox": False,
+    }
+    overridden = load_config(
+        root,
+        {
+            "COURSE_CELL_TIMEOUT": "17", "NBGRADER_EXCHANGE": str(tmp_path / "x"), "COURSE_SUBMISSION_TIMEOUT": "90",
+            "COURSE_MEMORY_LIMIT": "1.5G", "COURSE_UNSAFE_NO_SANDBOX": "1",
+        },
+    )
     assert overridden["Execute"]["timeout"] == 17
     assert overridden["Exchange"]["root"] == str(tmp_path / "x") and (tmp_path / "x").is_dir()
+    assert overridden["SandboxProvisioner"] == {
+        "submission_timeout": 90, "memory_limit": 3 << 29, "unsafe_no_sandbox": True,
+    }
 
 
 def test_config_options_exist_in_nbgrader(tmp_path):
     """Every option set is a configurable trait of nbgrader 0.9.6 (misspelt ones are ignored silently)."""
+    from nbgrader.converters import Autograde
     from nbgrader.coursedir import CourseDirectory
     from nbgrader.exchange.default.exchange import Exchange
     from nbgrader.preprocessors import ClearHiddenTests, ClearSolutions, Execute
 
-    classes = {c.__name__: c for c in (CourseDirectory, Exchange, ClearHiddenTests, ClearSolutions, Execute)}
+    from graders.runner.provisioner import SandboxProvisioner
+
+    classes = {
+        c.__name__: c
+        for c in (CourseDirectory, Exchange, ClearHiddenTests, ClearSolutions, Execute, Autograde, SandboxProvisioner)
+    }
     config = load_config(REPO, {"NBGRADER_EXCHANGE": str(tmp_path)})  # no .exchange/ in the repository
     assert set(config) <= set(classes)
     for section, values in config.items():
