@@ -203,3 +203,14 @@ def test_grading_refuses_without_the_sandbox_unless_told(tmp_path):
     assert unsafe.returncode == 0, unsafe.stderr
     assert unsafe.stdout.strip() == "42"
     assert "UNSAFE: grading student code without a full sandbox" in unsafe.stderr
+
+
+def test_what_it_may_read_can_live_in_tmp(tmp_path, monkeypatch):
+    """The private /tmp does not hide what the sandbox binds there: here the dataset cache, as a fresh
+    clone's virtual environment in /tmp would be."""
+    cache = tmp_path / "data-cache"
+    cache.mkdir()
+    (cache / "README").write_text("cached data")
+    monkeypatch.setenv("COURSE_DATA_DIR", str(cache))
+    notebook = run([f"print(open({str(cache / 'README')!r}).read())"], tmp_path / "work")
+    assert text(notebook.cells[0]) == "cached data"

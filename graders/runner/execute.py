@@ -35,7 +35,7 @@ TIMEOUT_ERROR = "CellTimeoutError"  # nbgrader's Execute.error_on_timeout
 
 
 def cell_name(cell: NotebookNode, index: int) -> str:
-    """The grade id of a graded or solution cell, else its position ('cell 12')."""
+    """The grade id of a graded or solution cell, else its position ('number 12')."""
     grade_id = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
     return grade_id or f"number {index + 1}"
 
@@ -47,6 +47,7 @@ class SandboxedExecute(Execute):
 
     def preprocess(self, nb, resources=None, km=None):
         self._ended: str | None = None  # why the kernel ended, once it has
+        self._ename = LIMIT_ERROR  # the error name of that reason: a limit, or the kernel's own death
         self._stopped_for: str | None = None  # the limit this preprocessor stopped the kernel for
         self._output_bytes = 0
         return super().preprocess(nb, resources, km)

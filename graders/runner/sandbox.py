@@ -267,10 +267,10 @@ def bwrap_arguments(workdir: Path, private_dir: Path, env: dict[str, str]) -> li
     arguments = [BWRAP, "--unshare-all", "--die-with-parent", "--hostname", "grading", "--clearenv"]
     if os.geteuid() == 0:  # root keeps its capabilities in the sandbox unless told otherwise
         arguments += ["--cap-drop", "ALL"]
-    arguments += _system_arguments()
+    # Later mounts cover earlier ones: the private /tmp first, so that what is bound below may live in /tmp.
+    arguments += ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp", *_system_arguments(), *_gpu_arguments()]
     for path in _readable_dirs():
         arguments += ["--ro-bind", path, path]
-    arguments += ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp", *_gpu_arguments()]
     for path in (private_dir, workdir):
         arguments += ["--bind", str(path), str(path)]
     for key, value in sorted(sandbox_environment(env, private_dir).items()):
