@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 
-.PHONY: setup system demo test kernel build release clean
+.PHONY: setup gpu system demo test kernel build release clean
 
 $(INSTALLED): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -14,6 +14,10 @@ $(INSTALLED): pyproject.toml
 	touch $@
 
 setup: $(INSTALLED)
+
+# On a machine with an NVIDIA GPU: CUDA-enabled TensorFlow beside PyTorch (gigabytes of CUDA libraries).
+gpu: setup
+	$(BIN)/python -m pip install --quiet -e '.[gpu]'
 
 # Debian packages: bubblewrap (the grading sandbox) and chromium (browser tests); needs root to
 # install, and says what to install otherwise (exit 3), which does not stop the tests from running.

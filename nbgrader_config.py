@@ -1,7 +1,7 @@
 """nbgrader configuration for the "TensorFlow and PyTorch" course (nbgrader 0.9.6).
 
 The course directory is the folder holding this file (the repository root): `source/`,
-`release/`, `submitted/`, `autograded/`, `feedback/` and `gradebook.db` live here.
+`release/`, `submitted/`, `autograded/`, `feedback/` and `gradebook.db` (unless COURSE_DB_URL) live here.
 nbgrader reads this file when it runs from this folder; `python -m graders release` and
 the grading helpers run it from here.
 
@@ -10,6 +10,8 @@ provisioner launches (see graders/runner/): stock `nbgrader autograde`, formgrad
 button and `python -m graders autograde` all grade through it.
 
 Environment overrides:
+  COURSE_DB_URL              the gradebook's SQLAlchemy URL, e.g. postgresql+psycopg://user:password@host/db
+                             (default: sqlite:///<course>/gradebook.db?timeout=60)
   NBGRADER_EXCHANGE          exchange directory (default: <course>/.exchange, created if missing)
   COURSE_CELL_TIMEOUT        seconds one cell may run during validate/autograde (default 300)
   COURSE_SUBMISSION_TIMEOUT  seconds one submitted notebook's kernel may live (default 1200)
@@ -32,9 +34,11 @@ c.CourseDirectory.root = COURSE_ROOT
 c.CourseDirectory.course_id = "tf-pytorch"
 c.CourseDirectory.source_directory = "source"
 c.CourseDirectory.release_directory = "release"
-# Parallel autograde processes write to one SQLite gradebook: wait for the lock up to 60 s
-# instead of SQLite's default 5 s.
-c.CourseDirectory.db_url = "sqlite:///" + os.path.join(COURSE_ROOT, "gradebook.db") + "?timeout=60"
+# The gradebook: a database server when COURSE_DB_URL names one, else a SQLite file here, where
+# parallel autograde processes wait for the lock up to 60 s instead of SQLite's default 5 s.
+c.CourseDirectory.db_url = (
+    os.environ.get("COURSE_DB_URL") or "sqlite:///" + os.path.join(COURSE_ROOT, "gradebook.db") + "?timeout=60"
+)
 
 # --- exchange: a folder this user can write, no root needed ----------------------------------
 _exchange = os.environ.get("NBGRADER_EXCHANGE") or os.path.join(COURSE_ROOT, ".exchange")
@@ -60,6 +64,7 @@ c.SandboxProvisioner.submission_timeout = float(os.environ.get("COURSE_SUBMISSIO
 c.SandboxProvisioner.memory_limit = parse_size(os.environ.get("COURSE_MEMORY_LIMIT", "4G"))
 c.SandboxProvisioner.unsafe_no_sandbox = os.environ.get("COURSE_UNSAFE_NO_SANDBOX", "") == "1"
 c.Execute.interrupt_on_timeout = True
+c.Execute.shutdown_kernel = "immediate"  # a grading kernel is thrown away: no graceful second of waiting
 c.Execute.startup_timeout = 120
 # Output of a busy TensorFlow cell can trail its reply on a loaded machine; nbgrader makes a
 # late output an error (raise_on_iopub_timeout), so wait longer than the default 4 s.

@@ -141,6 +141,7 @@ def _course_root(args) -> Path:
 
 def _run_autograde(args) -> int:
     from graders.runner.batch import autograde, scores
+    from graders.runner.gradebook import Recorder, display_url
     from graders.runner.sandbox import SandboxUnavailable
 
     root = _course_root(args)
@@ -159,7 +160,8 @@ def _run_autograde(args) -> int:
         earned, available = sum(s for s, _ in cells.values()), sum(m for _, m in cells.values())
         status = outcome.message if outcome.graded else f"NOT GRADED: {outcome.message}"
         print(f"{outcome.student:<24} {earned:>6g} / {available:<6g} {outcome.seconds:6.1f} s  {status}")
-    print(f"{sum(o.graded for o in outcomes)} of {len(outcomes)} submissions graded into {root / 'gradebook.db'}")
+    gradebook = display_url(Recorder(root).coursedir.db_url)
+    print(f"{sum(o.graded for o in outcomes)} of {len(outcomes)} submissions graded into {gradebook}")
     return 0 if all(o.graded for o in outcomes) else 1
 
 

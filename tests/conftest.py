@@ -1,4 +1,4 @@
-"""Shared test set-up: quiet TensorFlow, the real MNIST test set, and GPU-only tests."""
+"""Shared test set-up: quiet TensorFlow, the real MNIST test set, GPU-only tests, a PostgreSQL server."""
 
 import os
 from pathlib import Path
@@ -35,3 +35,15 @@ def mnist_split():
     x = read_idx(SHARED_MNIST / "t10k-images-idx3-ubyte.gz")
     y = read_idx(SHARED_MNIST / "t10k-labels-idx1-ubyte.gz")
     return split_arrays(x, y, n_test=2000, seed=0)
+
+
+@pytest.fixture(scope="session")
+def postgres():
+    """A real PostgreSQL server for this test session (tests/postgres.py), stopped at its end."""
+    import postgres as pg
+
+    binaries = pg.bin_dir()
+    if binaries is None:
+        pytest.skip("PostgreSQL is not installed (no /usr/lib/postgresql/*/bin/initdb): run .ci/install-system-packages as root")
+    with pg.running(binaries) as server:
+        yield server

@@ -592,7 +592,10 @@ def load_config(path: Path, env: dict | None = None):
         "name = lambda value: f'{value.__module__}.{value.__qualname__}'  # classes, e.g. the preprocessors\n"
         "print(json.dumps({s: dict(c[s]) for s in c}, default=name))\n"
     )
-    overrides = ("NBGRADER_EXCHANGE", "COURSE_CELL_TIMEOUT", "COURSE_SUBMISSION_TIMEOUT", "COURSE_MEMORY_LIMIT", "COURSE_UNSAFE_NO_SANDBOX")
+    overrides = (
+        "NBGRADER_EXCHANGE", "COURSE_CELL_TIMEOUT", "COURSE_SUBMISSION_TIMEOUT", "COURSE_MEMORY_LIMIT", "COURSE_UNSAFE_NO_SANDBOX",
+        "COURSE_DB_URL",
+    )
     environment = {k: v for k, v in os.environ.items() if k not in overrides}
     done = subprocess.run([PYTHON, "-c", code, str(path)], env={**environment, **(env or {})}, capture_output=True, text=True, check=True)
     return json.loads(done.stdout)
@@ -618,9 +621,10 @@ def test_config_values(tmp_path):
         root,
         {
             "COURSE_CELL_TIMEOUT": "17", "NBGRADER_EXCHANGE": str(tmp_path / "x"), "COURSE_SUBMISSION_TIMEOUT": "90",
-            "COURSE_MEMORY_LIMIT": "1.5G", "COURSE_UNSAFE_NO_SANDBOX": "1",
+            "COURSE_MEMORY_LIMIT": "1.5G", "COURSE_UNSAFE_NO_SANDBOX": "1", "COURSE_DB_URL": "postgresql+psycopg://u:p@db/course",
         },
     )
+    assert overridden["CourseDirectory"]["db_url"] == "postgresql+psycopg://u:p@db/course"
     assert overridden["Execute"]["timeout"] == 17
     assert overridden["Exchange"]["root"] == str(tmp_path / "x") and (tmp_path / "x").is_dir()
     assert overridden["SandboxProvisioner"] == {

@@ -58,6 +58,17 @@ def notebook_problem(path: Path) -> str | None:
     return None
 
 
+def display_url(db_url: str) -> str:
+    """`db_url` as it may be printed: its password, if any, shown as ``***``."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        return make_url(db_url).render_as_string(hide_password=True)
+    except ArgumentError:  # not a URL SQLAlchemy can read, so it cannot tell where a password would be
+        return "(not a database URL)"
+
+
 @contextmanager
 def quiet_sqlalchemy():
     """Without the warnings that nbgrader's models raise under SQLAlchemy 2 (they change nothing)."""
