@@ -6,6 +6,7 @@ PyTorch-only kernel never loads TensorFlow and vice versa.
 
 import os
 import random
+import sys
 
 import numpy as np
 
@@ -62,4 +63,7 @@ def seed_torch(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)
-    torch.use_deterministic_algorithms(True, warn_only=True)
+    if "torch._inductor.config" in sys.modules:  # torch.compile in use: its compiler's setting too
+        torch.use_deterministic_algorithms(True, warn_only=True)
+    else:  # the same switch, without importing the compiler (a second of every kernel's start)
+        torch._C._set_deterministic_algorithms(True, warn_only=True)

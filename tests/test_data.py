@@ -219,6 +219,17 @@ def test_digits_is_deterministic_and_pinned(tmp_path):
     )
 
 
+def test_digits_are_scikit_learns_without_importing_it():
+    """The CSV file read directly holds what sklearn.datasets.load_digits returns (kernels skip sklearn's import)."""
+    from sklearn.datasets import load_digits
+
+    from course.data import HOLDOUT_SIZE, _load_digits
+
+    digits = load_digits()
+    x = np.rint(digits.images * (255 / 16)).astype(np.uint8)
+    assert_same(_load_digits(), split_arrays(x, digits.target.astype(np.uint8), 360 + HOLDOUT_SIZE["digits"], seed=0))
+
+
 def test_unknown_dataset_is_rejected():
     assert DATASETS == ("digits", "mnist", "fashion_mnist")
     with pytest.raises(ValueError, match="cifar"):
