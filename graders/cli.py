@@ -191,6 +191,18 @@ def _run_export(args) -> int:
     return 0 if done.returncode == 0 else 1
 
 
+def _add_doctor_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--root", type=Path, default=None, help="course directory (default: the repository)")
+
+
+def _run_doctor(args) -> int:
+    from graders.runner.doctor import diagnose, ready, report
+
+    findings = diagnose(_course_root(args))
+    print(report(findings))
+    return 0 if ready(findings) else 1
+
+
 # --------------------------------------------------------------------------------------------
 # student-wheel (teaching staff)
 
@@ -221,6 +233,10 @@ COMMANDS: dict[str, Command] = {
     ),
     "feedback": Command("nbgrader generate_feedback: an HTML report per student", _add_feedback_arguments, _run_feedback),
     "export": Command("nbgrader export: every grade into a CSV file", _add_export_arguments, _run_export),
+    "doctor": Command(
+        "say whether grading can run here: frameworks, devices, sandbox, limits, gradebook, kernel", _add_doctor_arguments,
+        _run_doctor,
+    ),
     "student-wheel": Command(
         "build the students' install (course/ and the self-checks, no solutions/) as a wheel",
         _add_student_wheel_arguments,

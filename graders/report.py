@@ -7,13 +7,16 @@ anything on stderr scores 0, a number as the cell's value is partial credit, els
 
 from __future__ import annotations
 
+import os
 import re
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import nbformat
 from nbclient import NotebookClient
 from nbgrader import utils
+from traitlets.config import Config
 
 KERNEL = "tf-pytorch-course"
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
@@ -45,11 +48,15 @@ def check_notebook(path: str | Path, *, timeout: int = 600, kernel_name: str = K
     """Execute the notebook at `path` (the file is not changed) and score its autograded test cells."""
     path = Path(path)
     notebook = nbformat.read(path, as_version=4)
-    client = NotebookClient(
-        notebook, timeout=timeout, kernel_name=kernel_name, allow_errors=True,
-        resources={"metadata": {"path": str(path.parent)}},
-    )
-    client.execute()
+    with tempfile.TemporaryDirectory(prefix="course-check-") as sockets:
+        config = Config()
+        if os.name == "posix":  # IPC sockets: no TCP port, and no warning from the kernel that TCP is unencrypted
+            config.KernelManager.transport, config.KernelManager.ip = "ipc", os.path.join(sockets, "kernel")
+        client = NotebookClient(
+            notebook, config=config, timeout=timeout, kernel_name=kernel_name, allow_errors=True,
+            resources={"metadata": {"path": str(path.parent)}},
+        )
+        client.execute()
     reports = []
     for cell in notebook.cells:
         if utils.is_grade(cell) and cell.cell_type == "code" and not utils.is_solution(cell):

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import copy
 import importlib
+import shutil
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -81,6 +82,15 @@ class Sample:
             raise ValueError(f"unknown sample kind {self.kind!r}")
         path.write_text(text, encoding="utf-8")
         return path
+
+
+def new_course(root: Path, assignment: str) -> Path:
+    """A course directory at `root` holding this repository's nbgrader_config.py and the assignment's source and release."""
+    root.mkdir(parents=True)
+    shutil.copy(REPO / "nbgrader_config.py", root / "nbgrader_config.py")
+    for folder in ("source", "release"):
+        shutil.copytree(REPO / folder / assignment, root / folder / assignment)
+    return root
 
 
 # Notebooks ---------------------------------------------------------------------------------------
