@@ -15,18 +15,20 @@ import dataclasses
 import os
 import shutil
 import subprocess
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import Executor, ThreadPoolExecutor, as_completed
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import nbformat
+from traitlets.config import Config
 
 from graders.runner import sandbox
 from graders.runner.execute import stopped_notes
 from graders.runner.gradebook import Recorder
 from graders.runner.jobs import GradingJob, run_job
+from graders.runner.kernels import WarmKernels, warm_up_code
 
 REFERENCE_USE = "uses the reference solution"  # what the hidden checks say of a step that calls the reference
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS")
@@ -34,12 +36,14 @@ THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "TF_NUM_INTRAOP_THREAD
 
 @dataclass(frozen=True)
 class Outcome:
-    """How grading one student's submission went (the scores themselves are in the gradebook)."""
+    """How grading one student's submission went (the scores themselves are in the gradebook);
+    `timings`: where the job's seconds went (see `JobResult`)."""
 
     student: str
     graded: bool
     message: str
     seconds: float
+    timings: dict[str, float] = field(default_factory=dict)
 
 
 def gpu_ids() -> list[str]:
@@ -68,10 +72,9 @@ def notes(result_notebooks: dict[str, str]) -> list[str]:
     return found
 
 
-def placed(job: GradingJob, provisioner: dict) -> GradingJob:
-    """`job` with settings of this batch added to its sandbox provisioner's (limits, GPU, thread budget)."""
-    sections = job.config | {"SandboxProvisioner": job.config.get("SandboxProvisioner", {}) | provisioner}
-    return dataclasses.replace(job, config=sections)
+def placed_config(config: dict, provisioner: dict) -> dict:
+    """`config` (a job's sections) with the batch's settings added to its sandbox provisioner's."""
+    return config | {"SandboxProvisioner": config.get("SandboxProvisioner", {}) | provisioner}
 
 
 def provisioner_settings(index: int, gpus: list[str], threads: int | None, timeout: float | None, unsafe: bool) -> dict:
@@ -105,12 +108,15 @@ def autograde(
     scheduler: str | None = None,
     timeout: float | None = None,
     unsafe_no_sandbox: bool = False,
+    progress: Callable[[Outcome | None, int], None] | None = None,
 ) -> list[Outcome]:
     """Autograde `students` (default: everyone who submitted) and return one Outcome each, sorted.
 
     `timeout` caps the seconds one submitted notebook may run (default: the course's
-    COURSE_SUBMISSION_TIMEOUT). Raises SandboxUnavailable before grading anything when the
-    sandbox cannot run here, unless `unsafe_no_sandbox` (or the course's COURSE_UNSAFE_NO_SANDBOX).
+    COURSE_SUBMISSION_TIMEOUT). `progress(outcome, total)` is called as each submission is done, and
+    once before, with no outcome.
+    Raises SandboxUnavailable before grading anything when the sandbox cannot run here, unless
+    `unsafe_no_sandbox` (or the course's COURSE_UNSAFE_NO_SANDBOX).
     """
     recorder = Recorder(course_dir)
     students = students if students is not None else recorder.submitted(assignment)
@@ -118,21 +124,54 @@ def autograde(
     if not scheduler and (missing := sandbox.problems()) and not unsafe_no_sandbox:
         raise sandbox.SandboxUnavailable(sandbox.refusal(missing))
     gpus = gpu_ids()
-    jobs = jobs or max(1, len(gpus) or (os.cpu_count() or 2) // 2)
+    jobs = jobs or default_jobs(len(gpus))
     threads = None if scheduler else max(1, (os.cpu_count() or 1) // jobs)
-    outcomes = []
-    with executor(jobs, scheduler) as pool:
-        futures = {}
-        for index, student in enumerate(students):
-            if problems := recorder.problems(assignment, student):
-                recorder.score_zero(assignment, student)
-                outcomes.append(Outcome(student, False, "; ".join(problems) + " Scored 0.", 0.0))
-                continue
-            settings = provisioner_settings(index, gpus, threads, timeout, unsafe_no_sandbox)
-            futures[pool.submit(run_job, placed(recorder.prepare(assignment, student), settings))] = student
+    outcomes, prepared = [], []
+    if progress is not None:
+        progress(None, len(students))
+
+    def done(outcome: Outcome) -> None:
+        outcomes.append(outcome)
+        if progress is not None:
+            progress(outcome, len(students))
+
+    for student in students:
+        if problems := recorder.problems(assignment, student):
+            recorder.score_zero(assignment, student)
+            done(Outcome(student, False, "; ".join(problems) + " Scored 0.", 0.0))
+        else:
+            prepared.append(recorder.prepare(assignment, student))
+
+    def config(index: int) -> dict:
+        settings = provisioner_settings(index, gpus, threads, timeout, unsafe_no_sandbox)
+        return placed_config(recorder.execution_config(), settings)
+
+    with executor(jobs, scheduler) as pool, warm_kernels(recorder, assignment, prepared, jobs, config, scheduler) as kernels:
+        futures = {
+            pool.submit(run_job, dataclasses.replace(job, config=config(index)), kernels): job.student
+            for index, job in enumerate(prepared)
+        }
         for future in as_completed(futures):
-            outcomes.append(_record(recorder, assignment, futures[future], future))
+            done(_record(recorder, assignment, futures[future], future))
     return sorted(outcomes, key=lambda o: o.student)
+
+
+def default_jobs(gpus: int) -> int:
+    """Submissions graded at once by default: one per GPU, else one per core (measured: benchmarks/autograde.py)."""
+    return max(1, gpus or os.cpu_count() or 1)
+
+
+@contextmanager
+def warm_kernels(recorder: Recorder, assignment: str, prepared: list[GradingJob], jobs: int, config, scheduler):
+    """Kernels started ahead of need for the local pool (None on a cluster: each worker starts its own)."""
+    if scheduler or not prepared:
+        yield None
+        return
+    source = Path(recorder.coursedir.format_path(recorder.coursedir.source_directory, ".", assignment))
+    warm_up = "\n".join(warm_up_code(nbformat.read(path, as_version=4)) for path in sorted(source.glob("*.ipynb")))
+    total = sum(len(job.notebooks) for job in prepared)
+    with WarmKernels(lambda index: Config(config(index)), size=jobs, total=total, warm_up=warm_up) as kernels:
+        yield kernels
 
 
 def _record(recorder: Recorder, assignment: str, student: str, future) -> Outcome:
@@ -146,7 +185,7 @@ def _record(recorder: Recorder, assignment: str, student: str, future) -> Outcom
     if not written["success"]:
         errors = [line for line in written.get("log", "").splitlines() if line.startswith("[ERROR]")]
         return Outcome(student, False, (errors or ["nbgrader could not record the result"])[0], seconds)
-    return Outcome(student, True, "; ".join(["graded", *notes(result.notebooks)]), seconds)
+    return Outcome(student, True, "; ".join(["graded", *notes(result.notebooks)]), seconds, result.timings)
 
 
 def scores(course_dir: str | Path, assignment: str) -> dict[str, dict[str, tuple[float, float]]]:

@@ -58,6 +58,7 @@ class SandboxedExecute(Execute):
         if self._ended:
             cell.outputs = [_error(self._ename, f"not run: {self._ended}")]
             return cell, resources
+        getattr(self.km.provisioner, "start_clock", lambda: None)()
         try:
             super().preprocess_cell(cell, resources, index)
             if not (limit := self._limit_exceeded()):

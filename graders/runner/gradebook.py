@@ -159,8 +159,11 @@ class Recorder:
                 for step in steps:
                     notebook, resources = step(notebook, resources)
                 notebooks[path.stem] = nbformat.writes(notebook)
-        execution = {section: dict(self.config[section]) for section in EXECUTION_SECTIONS if section in self.config}
-        return GradingJob(assignment, student, notebooks, self._files(assignment, student), execution)
+        return GradingJob(assignment, student, notebooks, self._files(assignment, student), self.execution_config())
+
+    def execution_config(self) -> dict:
+        """The course's settings for executing notebooks (kernel, timeouts, sandbox), as plain dicts."""
+        return {section: dict(self.config[section]) for section in EXECUTION_SECTIONS if section in self.config}
 
     def _files(self, assignment: str, student: str) -> dict[str, bytes]:
         """The working folder's other files, as nbgrader lays them out: the submission's, then the assignment's given files."""

@@ -13,9 +13,12 @@ from __future__ import annotations
 import tempfile
 import time
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 
 import nbformat
+
+from graders.runner.kernels import WarmKernels
 
 MAX_FILES_BYTES = 64 << 20  # a submission's other files, in all
 
@@ -40,32 +43,77 @@ class GradingJob:
 
 @dataclass(frozen=True)
 class JobResult:
-    """The executed notebooks (name -> JSON) and the seconds the job took on its worker."""
+    """The executed notebooks (name -> JSON), the seconds the job took on its worker, and where they went:
+    {"waiting": for a kernel, "start-up": of the kernel (sandbox included), "imports": done before the
+    notebook, "setup cell": its first code cell, "cells": the others}, summed over the job's notebooks."""
 
     student: str
     notebooks: dict[str, str]
     seconds: float
+    timings: dict[str, float] = field(default_factory=dict)
 
 
-def run_job(job: GradingJob) -> JobResult:
-    """Execute every notebook of `job` in the grading sandbox, in a fresh working folder; return them run."""
+def run_job(job: GradingJob, kernels: WarmKernels | None = None) -> JobResult:
+    """Execute every notebook of `job` in the grading sandbox, in a fresh working folder; return them run.
+
+    Each notebook gets a kernel of its own: a warm one from `kernels`, or one started now.
+    """
     from traitlets.config import Config
 
     from graders.runner.execute import SandboxedExecute
 
     start = time.perf_counter()
-    executed = {}
-    with tempfile.TemporaryDirectory(prefix="course-job-") as tmp:
-        workdir = Path(tmp) / job.assignment
-        workdir.mkdir()
-        for relative, data in job.files.items():
-            path = (workdir / relative).resolve()
-            if not path.is_relative_to(workdir):
-                raise ValueError(f"file {relative!r} of the job lies outside its working folder")
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_bytes(data)
-        for name, text in job.notebooks.items():
-            notebook = nbformat.reads(text, as_version=4)
-            SandboxedExecute(config=Config(job.config)).preprocess(notebook, {"metadata": {"path": str(workdir)}})
-            executed[name] = nbformat.writes(notebook)
-    return JobResult(job.student, executed, time.perf_counter() - start)
+    executed, timings = {}, dict.fromkeys(("waiting", "start-up", "imports", "setup cell", "cells"), 0.0)
+    for name, text in job.notebooks.items():
+        notebook = nbformat.reads(text, as_version=4)
+        asked = time.perf_counter()
+        warm = kernels.take() if kernels is not None else None
+        timings["waiting"] += time.perf_counter() - asked
+        if warm is not None:
+            timings["start-up"] += warm.start_seconds
+            timings["imports"] += warm.import_seconds
+        begun = time.time()
+        with tempfile.TemporaryDirectory(prefix="course-job-") as tmp:
+            workdir = warm.workdir if warm is not None else Path(tmp)
+            execute = SandboxedExecute(config=Config(job.config))
+            try:
+                write_files(workdir, job.files)
+                execute.preprocess(notebook, {"metadata": {"path": str(workdir)}}, km=warm and warm.manager)
+            finally:
+                if warm is not None:  # not nbclient's to end: its client, then the kernel
+                    if execute.kc is not None:
+                        execute.kc.stop_channels()
+                    warm.close()
+        for phase, seconds in cell_seconds(notebook, begun).items():
+            timings[phase] += seconds
+        executed[name] = nbformat.writes(notebook)
+    return JobResult(job.student, executed, time.perf_counter() - start, timings)
+
+
+def cell_seconds(notebook: nbformat.NotebookNode, begun: float) -> dict[str, float]:
+    """Seconds of an executed notebook's first code cell, of its other cells, and before the first (a
+    kernel's start when it was not started ahead), from nbclient's timestamps (epoch `begun`: execution asked)."""
+    spans = []
+    for cell in notebook.cells:
+        times = cell.get("metadata", {}).get("execution", {})
+        if "iopub.status.busy" in times and "shell.execute_reply" in times:
+            busy, reply = (datetime.fromisoformat(times[key].replace("Z", "+00:00")).timestamp()
+                           for key in ("iopub.status.busy", "shell.execute_reply"))
+            spans.append((busy, reply))
+    if not spans:
+        return {}
+    return {
+        "start-up": max(0.0, spans[0][0] - begun),
+        "setup cell": spans[0][1] - spans[0][0],
+        "cells": sum(reply - busy for busy, reply in spans[1:]),
+    }
+
+
+def write_files(workdir: Path, files: dict[str, bytes]) -> None:
+    """Write a job's files (relative path -> bytes) into its working folder, refusing paths that leave it."""
+    for relative, data in files.items():
+        path = (workdir / relative).resolve()
+        if not path.is_relative_to(workdir.resolve()):
+            raise ValueError(f"file {relative!r} of the job lies outside its working folder")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)

@@ -9,7 +9,7 @@ stock ``nbgrader autograde`` or formgrader's *Autograde* button (nbgrader's conf
 * runs it in bubblewrap, in a fresh cgroup (memory, tasks) with a cap on written file sizes
   (`graders.runner.sandbox`), its output going to a log file, never to a pipe that a process
   left behind could hold open;
-* kills it when the submission's time is up (`submission_timeout`);
+* kills it when the submission's time is up (`submission_timeout`, counted from its first cell);
 * says which limit ended it (`limit_exceeded`), for `graders.runner.execute.SandboxedExecute`.
 
 Without a working sandbox it refuses to start a kernel, unless `unsafe_no_sandbox` is set
@@ -106,13 +106,16 @@ class SandboxProvisioner(LocalProvisioner):
     async def launch_kernel(self, cmd: list[str], **kwargs: Any):
         with open(self._private / LOG_NAME, "wb") as log:  # the child keeps its own copy of the descriptor
             kwargs.update(stdin=subprocess.DEVNULL, stdout=log, stderr=log)
-            info = await super().launch_kernel(cmd, **kwargs)
-        if self.submission_timeout > 0:
+            return await super().launch_kernel(cmd, **kwargs)
+
+    def start_clock(self) -> None:
+        """The submission's time starts now (its first cell): the kernel is killed `submission_timeout`
+        seconds later. Once per kernel; a kernel started ahead of need waits without a clock."""
+        if self.submission_timeout > 0 and self._timer is None:
             reason = f"time limit ({self.submission_timeout:g} s) for the submission"
             self._timer = threading.Timer(self.submission_timeout, self.stop, args=(reason,))
             self._timer.daemon = True
             self._timer.start()
-        return info
 
     async def cleanup(self, restart: bool = False) -> None:
         await super().cleanup(restart=restart)

@@ -1,0 +1,42 @@
+"""`python -m graders autograde` as a TA types it: a live progress bar, then one line per student, and
+no library noise (no SQLAlchemy warnings, no jupyter_client transport warnings) on the terminal."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+from graders.author import build
+from submissions import REPO, Sample, reference_cell
+
+pytestmark = pytest.mark.slow
+ASSIGNMENT = "torch_pipeline"
+
+
+def test_a_class_is_graded_with_a_progress_bar_and_no_noise(tmp_path, monkeypatch):
+    course = tmp_path / "course"
+    course.mkdir()
+    shutil.copy(REPO / "nbgrader_config.py", course)
+    for folder in ("source", "release"):
+        shutil.copytree(REPO / folder / ASSIGNMENT, course / folder / ASSIGNMENT)
+    monkeypatch.setenv("NBGRADER_EXCHANGE", str(tmp_path / "exchange"))
+    build.release(ASSIGNMENT, course_root=course)
+    Sample("ada").submit(course, ASSIGNMENT)
+    hog = "import numpy as np\nhog = np.ones(6 * 2**30 // 8)\n" + reference_cell(ASSIGNMENT, "train")
+    Sample("bob", {"train": hog}).submit(course, ASSIGNMENT)
+    done = subprocess.run(
+        [sys.executable, "-m", "graders", "autograde", ASSIGNMENT, "--root", str(course)],
+        capture_output=True, text=True, env=build.nbgrader_env(), timeout=600,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    lines = done.stdout.splitlines()
+    assert lines[0].split()[:4] == ["ada", "16", "/", "16"] and lines[0].endswith("graded"), lines
+    assert lines[1].split()[:4] == ["bob", "9", "/", "16"], lines
+    assert lines[1].endswith("graded; memory limit (4 GiB) exceeded in cell train of torch_pipeline.ipynb"), lines
+    assert lines[2].startswith("2 of 2 submissions graded into sqlite:///"), lines
+    bar = done.stderr.strip().splitlines()[-1]
+    assert bar.startswith(f"grading {ASSIGNMENT}") and "2/2" in bar and "0 not graded" in bar, done.stderr
+    assert done.stderr.strip().splitlines() == [bar], f"more than the progress bar on stderr:\n{done.stderr}"
