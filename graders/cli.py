@@ -11,6 +11,7 @@ stderr: unknown assignment, broken exercise, bad arguments).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib.util
 import sys
 from dataclasses import dataclass
@@ -139,6 +140,28 @@ def _course_root(args) -> Path:
     return (args.root or build.REPO).resolve()
 
 
+@contextlib.contextmanager
+def _progress_bar(what: str):
+    """A live bar on stderr while a class is graded: done/total, submissions not graded so far, time left.
+    Yields the `progress(outcome, total)` callback of `graders.runner.batch.autograde`."""
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    columns = (TextColumn(what), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[failed]} not graded"))
+    with Progress(*columns, TimeRemainingColumn(), console=Console(stderr=True)) as bar:
+        task, failed = bar.add_task(what, total=None, failed=0), 0
+
+        def progress(outcome, total: int) -> None:
+            nonlocal failed
+            if outcome is None:  # the batch starts
+                bar.update(task, total=total)
+                return
+            failed += not outcome.graded
+            bar.update(task, advance=1, failed=failed)
+
+        yield progress
+
+
 def _run_autograde(args) -> int:
     from graders.runner.batch import autograde, scores
     from graders.runner.gradebook import Recorder, display_url
@@ -148,10 +171,11 @@ def _run_autograde(args) -> int:
     if not (root / "source" / args.assignment).is_dir():
         raise UsageError(f"no assignment {args.assignment!r} in {root / 'source'}")
     try:
-        outcomes = autograde(
-            root, args.assignment, args.students, jobs=args.jobs, scheduler=args.scheduler, timeout=args.timeout,
-            unsafe_no_sandbox=args.unsafe_no_sandbox,
-        )
+        with _progress_bar(f"grading {args.assignment}") as progress:
+            outcomes = autograde(
+                root, args.assignment, args.students, jobs=args.jobs, scheduler=args.scheduler, timeout=args.timeout,
+                unsafe_no_sandbox=args.unsafe_no_sandbox, progress=progress,
+            )
     except SandboxUnavailable as error:
         raise UsageError(str(error)) from None
     table = scores(root, args.assignment)
