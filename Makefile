@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 
-.PHONY: setup gpu system demo test kernel build release clean
+.PHONY: setup gpu system demo test bench kernel build release clean
 
 $(INSTALLED): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -29,6 +29,10 @@ demo: setup
 
 test: setup system
 	$(BIN)/python -m pytest -n 2 --dist loadfile
+
+# stock nbgrader autograde against ours on one generated class: speed-up, identical scores, time per notebook
+bench: setup system
+	$(BIN)/python benchmarks/autograde.py
 
 kernel: setup
 	$(BIN)/python -m graders install-kernel

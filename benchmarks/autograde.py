@@ -1,13 +1,16 @@
 """Grade the same generated class with stock `nbgrader autograde` and with ours, in one invocation.
 
     .venv/bin/python benchmarks/autograde.py [--students 12] [--assignment torch_pipeline] [--jobs N]
+    make bench
 
 Two course directories in a temp folder get the same submissions: the sample bank's correct
 and broken ones in turn (tests/submissions). Stock ``nbgrader autograde <a>`` grades one (as
-a TA types it: one process, one notebook after another), ``python -m graders autograde <a>``
-the other (default settings unless --jobs); both grade in the same sandboxed kernel. Prints
-each one's wall seconds, the speed-up, whether every score is identical, and where our time
-goes per notebook: start-up (sandbox, kernel, warm imports), the setup cell, the other cells.
+a TA types it: one process, one notebook after another), our `autograde` the other (what
+``python -m graders autograde <a>`` runs, default settings unless --jobs); both grade in the
+same sandboxed kernel, with the course's config. Prints each one's wall seconds, the speed-up,
+whether every score is identical, and where our time goes per notebook (medians): waiting for a
+kernel, its start-up, the imports done before the notebook, the setup cell, the other cells,
+and what the sandbox adds to a kernel's start (against the plain kernel, started alternately).
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -25,6 +29,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests"))  # the sample bank
 
 from graders.author import build  # noqa: E402
+from graders.runner.batch import autograde, default_jobs, gpu_ids  # noqa: E402
 from graders.runner.gradebook import NBGRADER, Recorder  # noqa: E402
 from submissions import samples  # noqa: E402
 
@@ -46,12 +51,23 @@ def make_course(root: Path, assignment: str, students: int) -> None:
         shutil.move(str(path.parent.parent), str(target))
 
 
-def timed(command: list[str], course: Path) -> float:
+def stock_seconds(course: Path, assignment: str) -> float:
+    """Wall seconds of stock ``nbgrader autograde <assignment>`` in `course`."""
     start = time.perf_counter()
-    done = subprocess.run(command, cwd=course, env=build.nbgrader_env(), capture_output=True, text=True)
+    done = subprocess.run([*NBGRADER, "autograde", assignment], cwd=course, env=build.nbgrader_env(), capture_output=True, text=True)
     if done.returncode != 0:
-        raise SystemExit(f"{' '.join(command[1:4])} failed:\n{(done.stdout + done.stderr)[-3000:]}")
+        raise SystemExit(f"nbgrader autograde failed:\n{(done.stdout + done.stderr)[-3000:]}")
     return time.perf_counter() - start
+
+
+def sandbox_seconds(rounds: int = 3) -> float:
+    """Median seconds the sandbox adds to starting a kernel and running one empty cell."""
+    from nbformat.v4 import new_code_cell, new_notebook
+
+    from sandbox import compare  # benchmarks/sandbox.py
+
+    plain, sandboxed = compare("kernel start", new_notebook(cells=[new_code_cell("pass")]), rounds)
+    return sandboxed - plain
 
 
 def main(argv=None) -> int:
@@ -66,16 +82,22 @@ def main(argv=None) -> int:
         for course in (stock, ours):
             make_course(course, args.assignment, args.students)
         print(f"{args.students} submissions of {args.assignment}, {os.cpu_count()} cores")
-        stock_seconds = timed([*NBGRADER, "autograde", args.assignment], stock)
-        print(f"stock nbgrader autograde          {stock_seconds:7.1f} s")
-        jobs = ["--jobs", str(args.jobs)] if args.jobs else []
-        command = [sys.executable, "-m", "graders", "autograde", args.assignment, "--root", str(ours), *jobs]
-        ours_seconds = timed(command, ours)
-        print(f"python -m graders autograde{' ' + ' '.join(jobs) if jobs else '':<7} {ours_seconds:7.1f} s")
-        print(f"speed-up {stock_seconds / ours_seconds:.2f}x")
+        stock_wall = stock_seconds(stock, args.assignment)
+        print(f"stock nbgrader autograde        {stock_wall:7.1f} s")
+        start = time.perf_counter()
+        outcomes = autograde(ours, args.assignment, jobs=args.jobs)
+        ours_wall = time.perf_counter() - start
+        jobs = args.jobs or default_jobs(len(gpu_ids()))
+        print(f"python -m graders autograde     {ours_wall:7.1f} s   ({jobs} jobs)")
+        print(f"speed-up {stock_wall / ours_wall:.2f}x")
         same = Recorder(stock).scores(args.assignment) == Recorder(ours).scores(args.assignment)
         print(f"scores identical: {'yes' if same else 'NO'}")
-        return 0 if same else 1
+        print("our seconds per notebook (median):")
+        for phase in outcomes[0].timings:
+            print(f"  {phase:<12} {statistics.median(o.timings[phase] for o in outcomes):6.2f}")
+        print(f"  {'sandbox':<12} {sandbox_seconds():+6.2f}   (added to a kernel's start, against the plain kernel)")
+        print(f"  {'whole job':<12} {statistics.median(o.seconds for o in outcomes):6.2f}")
+        return 0 if same and all(o.graded for o in outcomes) else 1
 
 
 if __name__ == "__main__":
