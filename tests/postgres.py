@@ -89,5 +89,5 @@ def running(binaries: Path) -> Iterator[Server]:
         yield server
     finally:
         if (data / "postmaster.pid").is_file():
-            run(str(binaries / "pg_ctl"), "-D", str(data), "-m", "fast", "-w", "stop")
+            run(str(binaries / "pg_ctl"), "-D", str(data), "-m", "immediate", "-w", "stop")  # throwaway: no checkpoint
         shutil.rmtree(folder, ignore_errors=True)
