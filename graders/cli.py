@@ -143,28 +143,30 @@ def _course_root(args) -> Path:
 @contextlib.contextmanager
 def _progress_bar(what: str):
     """A live bar on stderr while a class is graded: done/total, submissions not graded so far, time left.
-    Yields the `progress(outcome, total)` callback of `graders.runner.batch.autograde`."""
+    Yields the `progress(outcome, total)` callback of `graders.runner.batch.autograde`; the bar shows
+    from its first call, once the batch starts (not for a batch that cannot start)."""
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
     columns = (TextColumn(what), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[failed]} not graded"))
-    with Progress(*columns, TimeRemainingColumn(), console=Console(stderr=True)) as bar:
-        task, failed = bar.add_task(what, total=None, failed=0), 0
+    with contextlib.ExitStack() as shown:
+        bar, task, failed = None, None, 0
 
         def progress(outcome, total: int) -> None:
-            nonlocal failed
-            if outcome is None:  # the batch starts
-                bar.update(task, total=total)
-                return
-            failed += not outcome.graded
-            bar.update(task, advance=1, failed=failed)
+            nonlocal bar, task, failed
+            if bar is None:
+                bar = shown.enter_context(Progress(*columns, TimeRemainingColumn(), console=Console(stderr=True)))
+                task = bar.add_task(what, total=total, failed=0)
+            if outcome is not None:
+                failed += not outcome.graded
+                bar.update(task, advance=1, failed=failed)
 
         yield progress
 
 
 def _run_autograde(args) -> int:
     from graders.runner.batch import autograde, scores
-    from graders.runner.gradebook import Recorder, display_url
+    from graders.runner.gradebook import GradebookUnavailable, Recorder, display_url
     from graders.runner.sandbox import SandboxUnavailable
 
     root = _course_root(args)
@@ -176,7 +178,7 @@ def _run_autograde(args) -> int:
                 root, args.assignment, args.students, jobs=args.jobs, scheduler=args.scheduler, timeout=args.timeout,
                 unsafe_no_sandbox=args.unsafe_no_sandbox, progress=progress,
             )
-    except SandboxUnavailable as error:
+    except (SandboxUnavailable, GradebookUnavailable) as error:
         raise UsageError(str(error)) from None
     table = scores(root, args.assignment)
     for outcome in outcomes:

@@ -21,7 +21,6 @@ from __future__ import annotations
 import html
 import json
 import math
-import shutil
 import subprocess
 import time
 from dataclasses import dataclass, field
@@ -34,7 +33,7 @@ from graders.author.build import nbgrader_env
 from graders.runner import batch as ag
 from graders.runner.gradebook import NBGRADER, Recorder, generate_feedback
 from graders.author import build
-from submissions import ASSIGNMENTS, REPO, Sample, graded_cells, manual_cells, samples
+from submissions import ASSIGNMENTS, Sample, graded_cells, manual_cells, new_course, samples
 from submissions.attacks import MARKER
 
 pytestmark = pytest.mark.slow
@@ -64,15 +63,6 @@ class Graded:
 
     def sample(self, name: str) -> Sample:
         return next(s for s in self.bank if s.name == name)
-
-
-def new_course(root: Path, assignment: str) -> Path:
-    """A course directory holding this repository's config and the assignment's source and release."""
-    root.mkdir(parents=True)
-    shutil.copy(REPO / "nbgrader_config.py", root / "nbgrader_config.py")
-    for folder in ("source", "release"):
-        shutil.copytree(REPO / folder / assignment, root / folder / assignment)
-    return root
 
 
 def manual_flags(course: Path, assignment: str) -> dict[str, dict[str, bool]]:

@@ -3,25 +3,20 @@ no library noise (no SQLAlchemy warnings, no jupyter_client transport warnings) 
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 import sys
 
 import pytest
 
 from graders.author import build
-from submissions import REPO, Sample, reference_cell
+from submissions import Sample, new_course, reference_cell
 
 pytestmark = pytest.mark.slow
 ASSIGNMENT = "torch_pipeline"
 
 
 def test_a_class_is_graded_with_a_progress_bar_and_no_noise(tmp_path, monkeypatch):
-    course = tmp_path / "course"
-    course.mkdir()
-    shutil.copy(REPO / "nbgrader_config.py", course)
-    for folder in ("source", "release"):
-        shutil.copytree(REPO / folder / ASSIGNMENT, course / folder / ASSIGNMENT)
+    course = new_course(tmp_path / "course", ASSIGNMENT)
     monkeypatch.setenv("NBGRADER_EXCHANGE", str(tmp_path / "exchange"))
     build.release(ASSIGNMENT, course_root=course)
     Sample("ada").submit(course, ASSIGNMENT)
@@ -40,3 +35,18 @@ def test_a_class_is_graded_with_a_progress_bar_and_no_noise(tmp_path, monkeypatc
     bar = done.stderr.strip().splitlines()[-1]
     assert bar.startswith(f"grading {ASSIGNMENT}") and "2/2" in bar and "0 not graded" in bar, done.stderr
     assert done.stderr.strip().splitlines() == [bar], f"more than the progress bar on stderr:\n{done.stderr}"
+
+
+def test_a_gradebook_it_cannot_use_is_one_clear_line(tmp_path, monkeypatch):
+    """No traceback: a gradebook server that does not answer, and a gradebook without the assignment."""
+    course = new_course(tmp_path / "course", ASSIGNMENT)
+    monkeypatch.setenv("NBGRADER_EXCHANGE", str(tmp_path / "exchange"))
+    command = [sys.executable, "-m", "graders", "autograde", ASSIGNMENT, "--root", str(course)]
+    env = build.nbgrader_env() | {"COURSE_DB_URL": "postgresql+psycopg://grader:s3cret@127.0.0.1:1/course"}
+    down = subprocess.run(command, capture_output=True, text=True, env=env, timeout=120)
+    assert down.returncode == 2, down.stdout + down.stderr
+    assert down.stderr.startswith("error: cannot use the gradebook postgresql+psycopg://grader:***@127.0.0.1:1/course:")
+    assert len(down.stderr.strip().splitlines()) == 1 and "s3cret" not in down.stdout + down.stderr
+    unreleased = subprocess.run(command, capture_output=True, text=True, env=build.nbgrader_env(), timeout=120)
+    assert unreleased.returncode == 2, unreleased.stdout + unreleased.stderr
+    assert f"has no assignment '{ASSIGNMENT}': release it first" in unreleased.stderr, unreleased.stderr

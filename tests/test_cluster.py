@@ -10,7 +10,6 @@ once a job's result is in, writes the gradebook.
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -23,7 +22,7 @@ import pytest
 from graders.author import build
 from graders.runner import batch as ag
 from graders.runner.gradebook import Recorder
-from submissions import REPO, Sample, full_marks, reference_cell, zero_marks
+from submissions import Sample, full_marks, new_course, reference_cell, zero_marks
 
 pytestmark = pytest.mark.slow
 ASSIGNMENT = "torch_pipeline"
@@ -32,11 +31,7 @@ DASK = str(Path(sys.executable).with_name("dask"))
 
 @pytest.fixture
 def course(tmp_path, monkeypatch):
-    root = tmp_path / "course"
-    root.mkdir()
-    shutil.copy(REPO / "nbgrader_config.py", root)
-    for folder in ("source", "release"):
-        shutil.copytree(REPO / folder / ASSIGNMENT, root / folder / ASSIGNMENT)
+    root = new_course(tmp_path / "course", ASSIGNMENT)
     monkeypatch.setenv("NBGRADER_EXCHANGE", str(tmp_path / "exchange"))
     build.release(ASSIGNMENT, course_root=root)
     return root

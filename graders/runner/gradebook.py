@@ -79,6 +79,10 @@ def quiet_sqlalchemy():
         yield
 
 
+class GradebookUnavailable(RuntimeError):
+    """The gradebook cannot be reached, or lacks the assignment; the message says which, in one line."""
+
+
 class ReplayExecution:
     """In place of nbgrader's Execute step: the outputs of the job's run of the same sanitized notebook.
 
@@ -195,6 +199,23 @@ class Recorder:
             converter.force, converter.create_student = True, True
             converter.autograde_preprocessors = autograde_preprocessors(ReplayExecution(executed))
             return capture_log(converter)
+
+    def check_gradebook(self, assignment: str) -> None:
+        """GradebookUnavailable, in one line, unless the gradebook answers and knows `assignment`."""
+        from nbgrader.api import MissingEntry
+        from sqlalchemy.exc import SQLAlchemyError
+
+        where = display_url(self.coursedir.db_url)
+        try:
+            with self.gradebook() as gb:
+                gb.find_assignment(assignment)
+        except MissingEntry:
+            raise GradebookUnavailable(
+                f"the gradebook {where} has no assignment {assignment!r}: release it first (python -m graders release)"
+            ) from None
+        except SQLAlchemyError as error:
+            first = str(error.orig if getattr(error, "orig", None) else error).strip().splitlines()[0]
+            raise GradebookUnavailable(f"cannot use the gradebook {where}: {first}") from None
 
     def score_zero(self, assignment: str, student: str) -> None:
         """Record 0 for every grade cell of the submission, as nbgrader does for a missing notebook."""
