@@ -34,6 +34,7 @@ from graders.runner import batch as ag
 from graders.runner.gradebook import NBGRADER, Recorder, generate_feedback
 from graders.author import build
 from submissions import ASSIGNMENTS, Sample, graded_cells, manual_cells, new_course, samples
+from observed import cell_text, processes_with
 from submissions.attacks import MARKER
 
 pytestmark = pytest.mark.slow
@@ -153,18 +154,6 @@ def report_times(result: Graded) -> None:
 
 
 # Reading the autograded notebooks ----------------------------------------------------------------
-def cell_text(cell) -> str:
-    parts = []
-    for output in cell.get("outputs", []):
-        if output.output_type == "stream":
-            parts.append(output.text)
-        elif output.output_type == "error":
-            parts.append(f"{output.ename}: {output.evalue}")
-        elif "data" in output:
-            parts.append(output.data.get("text/plain", ""))
-    return "".join(parts)
-
-
 def autograded_outputs(course: Path, assignment: str, student: str) -> dict[str, str]:
     """grade id -> the text its test cell printed, in the autograded notebook."""
     path = course / "autograded" / student / assignment / f"{assignment}.ipynb"
@@ -240,15 +229,7 @@ def test_unfilled_release_says_not_implemented_for_every_step(graded: Graded):
 
 def test_no_process_outlives_the_batch(graded: Graded):
     """Every process an attack started carries MARKER; none may be left after grading."""
-    leftovers = []
-    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
-        try:
-            line = cmdline.read_bytes().replace(b"\0", b" ").decode(errors="replace")
-        except OSError:
-            continue
-        if MARKER in line:
-            leftovers.append(line)
-    assert leftovers == [], leftovers
+    assert processes_with(MARKER) == []
 
 
 @pytest.mark.parametrize("number", range(1, PASSES + 1))

@@ -23,6 +23,7 @@ from traitlets.config import Config
 from graders.kernel import GRADING_KERNEL_NAME
 from graders.runner.execute import SandboxedExecute, stopped_notes
 from graders.runner.sandbox import MiB, problems
+from observed import cell_text, processes_with
 
 pytestmark = pytest.mark.slow
 
@@ -47,29 +48,7 @@ def run(cells: list[str], workdir: Path, execute: dict | None = None, **provisio
 
 
 def text(cell) -> str:
-    """What a cell printed, or the error it raised (`ename: evalue`)."""
-    parts = []
-    for output in cell.outputs:
-        if output.output_type == "stream":
-            parts.append(output.text)
-        elif output.output_type == "error":
-            parts.append(f"{output.ename}: {output.evalue}")
-        elif "data" in output:
-            parts.append(output.data.get("text/plain", ""))
-    return "".join(parts).strip()
-
-
-def processes_with(marker: str) -> list[str]:
-    """Command lines of this machine's processes that mention `marker`."""
-    found = []
-    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
-        try:
-            line = cmdline.read_bytes().replace(b"\0", b" ").decode(errors="replace")
-        except OSError:
-            continue
-        if marker in line:
-            found.append(line)
-    return found
+    return cell_text(cell).strip()
 
 
 def test_the_course_the_host_and_the_network_are_out_of_reach(tmp_path, monkeypatch):

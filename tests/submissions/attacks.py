@@ -32,31 +32,27 @@ def course_files(pattern):
 '''
 
 FORGE_GRADEBOOK = FIND_COURSE + f'''
-import sqlite3, subprocess, sys
+import subprocess, sys
 
 FORGER = """
 import sqlite3, sys, time
-deadline = time.time() + 600
-while time.time() < deadline:  # keeps trying after the notebook ends, for every later student
-    for path in sys.argv[1:]:
+deadline = time.time() + float(sys.argv[1])
+while True:  # every grade in every gradebook found, zeroed; again and again after the notebook ends
+    for path in sys.argv[2:]:
         try:
             db = sqlite3.connect(path, timeout=1)
             db.execute("UPDATE grade SET auto_score = 0")
             db.commit()
         except Exception:
             pass
+    if time.time() > deadline:
+        break
     time.sleep(1)
 """
 books = [str(p) for p in course_files("gradebook.db")]
-for path in books:  # now: every grade in every gradebook found, zeroed
-    try:
-        db = sqlite3.connect(path, timeout=1)
-        db.execute("UPDATE grade SET auto_score = 0")
-        db.commit()
-    except Exception:
-        pass
-subprocess.Popen([sys.executable, "-c", FORGER, *books, "{MARKER}"], start_new_session=True,
-                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+subprocess.run([sys.executable, "-c", FORGER, "0", *books])  # now
+subprocess.Popen([sys.executable, "-c", FORGER, "600", *books, "{MARKER}"], start_new_session=True,
+                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # and later, for every later student
 '''
 
 OVERWRITE_CLASSMATES = FIND_COURSE + '''
