@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import tempfile
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -66,28 +67,37 @@ def run_job(job: GradingJob, kernels: WarmKernels | None = None) -> JobResult:
     executed, timings = {}, dict.fromkeys(("waiting", "start-up", "imports", "setup cell", "cells"), 0.0)
     for name, text in job.notebooks.items():
         notebook = nbformat.reads(text, as_version=4)
-        asked = time.perf_counter()
-        warm = kernels.take() if kernels is not None else None
-        timings["waiting"] += time.perf_counter() - asked
-        if warm is not None:
-            timings["start-up"] += warm.start_seconds
-            timings["imports"] += warm.import_seconds
-        begun = time.time()
-        with tempfile.TemporaryDirectory(prefix="course-job-") as tmp:
-            workdir = warm.workdir if warm is not None else Path(tmp)
-            execute = SandboxedExecute(config=Config(job.config))
+        with _kernel(kernels, timings) as (workdir, manager):
+            write_files(workdir, job.files)
+            execute, begun = SandboxedExecute(config=Config(job.config)), time.time()
             try:
-                write_files(workdir, job.files)
-                execute.preprocess(notebook, {"metadata": {"path": str(workdir)}}, km=warm and warm.manager)
+                execute.preprocess(notebook, {"metadata": {"path": str(workdir)}}, km=manager)
             finally:
-                if warm is not None:  # not nbclient's to end: its client, then the kernel
-                    if execute.kc is not None:
-                        execute.kc.stop_channels()
-                    warm.close()
+                if manager is not None and execute.kc is not None:  # a warm kernel's client is not nbclient's to end
+                    execute.kc.stop_channels()
         for phase, seconds in cell_seconds(notebook, begun).items():
             timings[phase] += seconds
         executed[name] = nbformat.writes(notebook)
     return JobResult(job.student, executed, time.perf_counter() - start, timings)
+
+
+@contextmanager
+def _kernel(kernels: WarmKernels | None, timings: dict[str, float]):
+    """(working folder, kernel manager) for one notebook: a warm kernel's, closed afterwards, or a fresh
+    folder and None (nbclient starts the kernel). Adds the warm kernel's seconds to `timings`."""
+    if kernels is None:
+        with tempfile.TemporaryDirectory(prefix="course-job-") as workdir:
+            yield Path(workdir), None
+        return
+    asked = time.perf_counter()
+    warm = kernels.take()
+    timings["waiting"] += time.perf_counter() - asked
+    timings["start-up"] += warm.start_seconds
+    timings["imports"] += warm.import_seconds
+    try:
+        yield warm.workdir, warm.manager
+    finally:
+        warm.close()
 
 
 def cell_seconds(notebook: nbformat.NotebookNode, begun: float) -> dict[str, float]:
