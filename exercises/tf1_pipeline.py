@@ -143,6 +143,7 @@ grade("load_and_preprocess", load_and_preprocess)
 #   int64 (None,).
 # - Layers: `dense` named `"hidden"` (`hidden_units`, ReLU), then `dense` named `"logits"`
 #   (`num_classes`, no activation: the loss applies the softmax).
+#   Unlike TF1's classic MNIST tutorial (`y = tf.nn.softmax(...)`), `logits` holds no softmax: raw logits.
 # - Open `v1.Session(graph=graph, config=tensorflow_session_config())`. Do not initialise the
 #   variables here; step 6 does.
 #
@@ -170,7 +171,8 @@ grade("build_model", build_model)
 # Write `make_loss_and_optimizer(model, learning_rate=1e-3) -> (loss, train_op)`: add to
 # `model.graph` the mean cross-entropy of `model.logits` against `model.labels` (a float32 scalar
 # tensor) and an Adam update op. Useful: `tf.nn.sparse_softmax_cross_entropy_with_logits` (it
-# takes integer labels and raw logits), `tf.reduce_mean`, `v1.train.AdamOptimizer(...).minimize`.
+# takes integer labels and raw logits), `tf.reduce_mean`, `v1.train.AdamOptimizer(...).minimize`. Not
+# `-tf.reduce_sum(y_ * tf.log(y))`, the classic tutorial's loss: that expects probabilities, not raw logits.
 # Work inside `with model.graph.as_default():`, or the new ops land in another graph and
 # TensorFlow refuses to mix them with the model's tensors.
 #

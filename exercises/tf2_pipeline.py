@@ -123,6 +123,7 @@ grade("load_and_preprocess", load_and_preprocess)
 # - A `tf.keras.Sequential` of `tf.keras.Input(shape=(input_dim,))`, a `Dense` layer named
 #   `"hidden"` (`hidden_units`, ReLU) and a `Dense` layer named `"logits"` (`num_classes`, no
 #   activation: the loss applies the softmax).
+# - Unlike many Keras tutorials, no `activation="softmax"` at the end: raw logits, not probabilities.
 #
 # `count_parameters`, given below, counts the trainable scalars.
 #
@@ -149,9 +150,9 @@ grade("build_model", build_model)
 # Write `make_loss_and_optimizer(model, learning_rate=1e-3) -> (loss, optimizer)`: mean
 # cross-entropy on logits, called as `loss(labels, logits)`, and Adam over the model. Useful:
 # `tf.keras.losses.SparseCategoricalCrossentropy` (integer labels; tell it the predictions are
-# logits), `tf.keras.optimizers.Adam`. Then call `optimizer.build(model.trainable_variables)`,
-# so Adam creates its state (two moment estimates per weight) now rather than inside the first
-# training step.
+# logits: `from_logits=True`; without it, it expects probabilities), `tf.keras.optimizers.Adam`.
+# Then call `optimizer.build(model.trainable_variables)`, so Adam creates its state (two moment
+# estimates per weight) now rather than inside the first training step.
 #
 # **What TensorFlow 2 does differently here.** The loss is a callable object that computes when
 # called, not a tensor in a graph; the optimizer is a separate object. Nothing links them to the
@@ -174,6 +175,7 @@ grade("make_loss_and_optimizer", make_loss_and_optimizer)
 # Write `accuracy(logits, labels) -> tf.Tensor`: the fraction of rows whose argmax equals the
 # label: a float32 scalar, computed now. `labels` may come in any integer dtype; `tf.argmax`
 # returns int64. Useful: `tf.argmax`, `tf.equal`, `tf.cast`, `tf.reduce_mean`.
+# A `tf.keras.metrics` object keeps a running total across calls: make a new one in each call, or none.
 #
 # **What TensorFlow 2 does differently here.** The ops are the same as in TF1, but they run as
 # the line runs: the result is a concrete scalar tensor, and `float(result)` or
@@ -194,9 +196,11 @@ grade("accuracy", accuracy)
 #
 # Write `train(model, loss, optimizer, batches, epochs=10) -> list[float]`: run one
 # `GradientTape` step per batch, `epochs` passes over `batches`; return the loss of every step as
-# Python floats (`epochs` × the number of batches). One step: under a `tf.GradientTape`, compute
-# the loss of `model(x, training=True)`; take the gradients of that loss with respect to
-# `model.trainable_variables` (`tape.gradient`); apply them (`optimizer.apply_gradients`).
+# Python floats (`epochs` × the number of batches): one loss per step, not per epoch (the
+# `logs["loss"]` that `model.fit` gives a callback is the epoch's running mean, not the batch's
+# loss). One step: under a `tf.GradientTape`, compute the loss of `model(x, training=True)`; take
+# the gradients of that loss with respect to `model.trainable_variables` (`tape.gradient`); apply
+# them (`optimizer.apply_gradients`).
 # Define the step as a function inside `train`, decorated with `@tf.function`
 # (`reduce_retracing=True` avoids a new trace for every batch size), and let it return the loss.
 #

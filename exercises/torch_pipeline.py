@@ -117,6 +117,7 @@ grade("load_and_preprocess", load_and_preprocess)
 # (B, input_dim) float32 -> ReLU hidden -> (B, num_classes) logits: in `__init__`, call
 # `super().__init__()` and create two `nn.Linear` layers as the attributes `hidden` and `logits`;
 # `forward(x)` returns the logits (no softmax: the loss applies it).
+# Unlike the MNIST model of pytorch/examples, `forward` ends in no `F.log_softmax`: raw logits, not log-probabilities.
 #
 # Write `build_model(input_dim, num_classes=10, hidden_units=128, seed=0) -> nn.Module`: the MLP,
 # seeded (`torch.manual_seed(seed)` before creating it), on the GPU when one is visible (move it
@@ -148,6 +149,7 @@ grade("build_model", build_model)
 # Write `make_loss_and_optimizer(model, learning_rate=1e-3) -> (loss, optimizer)`: mean
 # cross-entropy on logits, called as `loss(logits, labels)`, and Adam over the model. Useful:
 # `nn.CrossEntropyLoss` (it takes raw logits and integer labels), `torch.optim.Adam`.
+# Not `F.nll_loss`, as pytorch/examples has it: that expects log-probabilities, and the model gives raw logits.
 #
 # **What PyTorch does differently here.** The optimizer receives the parameter tensors
 # themselves (`model.parameters()`). It never sees the loss: it reads each parameter's `.grad`,
@@ -168,6 +170,7 @@ grade("make_loss_and_optimizer", make_loss_and_optimizer)
 #
 # Write `accuracy(logits, labels) -> torch.Tensor`: the fraction of rows whose argmax equals the
 # label: a float32 scalar tensor. Useful: `Tensor.argmax(dim=...)`, `==`, `.float()`, `.mean()`.
+# Return the tensor, not `.sum().item()` or any Python number: the code that calls `accuracy` takes `.item()` of it.
 #
 # **What PyTorch does differently here.** Tensor methods, computed immediately, like NumPy. The
 # result is a 0-dimensional tensor on the same device as its inputs (`logits` and `labels` must
@@ -187,8 +190,9 @@ grade("accuracy", accuracy)
 #
 # Write `train(model, loss, optimizer, batches, epochs=10) -> list[float]`: forward, backward,
 # step once per batch, `epochs` passes over `batches`; return the loss of every step as Python
-# floats (`epochs * len(batches)` of them). Put the model in training mode (`model.train()`) and
-# move each batch to the model's device (`next(model.parameters()).device`). Useful:
+# floats (`epochs * len(batches)` of them): one loss per step, not per epoch, nor a running mean.
+# Put the model in training mode (`model.train()`) and move each batch to the model's device
+# (`next(model.parameters()).device`). Useful:
 # `optimizer.zero_grad()`, `Tensor.backward()`, `optimizer.step()`, `Tensor.item()`.
 #
 # **What PyTorch does differently here.** You write every step of the loop yourself. The forward

@@ -25,12 +25,25 @@ verdict is printed afterwards.
 
 Label dtype: the contract is int64 in all three frameworks (PyTorch's cross-entropy and
 the TF1 labels placeholder need it); int32 labels fail the load_and_preprocess check.
+
+Contract points are checked in the step that can break them, so that isolation blames the step
+that made the mistake: re-iterable splits of tensor batches (step 2); raw logits, not
+probabilities or log-probabilities, and weights that exist when build_model returns (step 3); a
+loss on raw logits, whose message says when it expects (log-)probabilities instead, and the
+optimizer the contract names (step 4); a scalar tensor that depends on this call's inputs only
+(step 5); the given loss, called at every step, and the loss of each step returned (step 6,
+through the adapter's `probe_loss`).
+
+When the whole-pipeline cell stops (`guard`), its line names the step, the student's line and
+the cell's line, and says what to do: fix the step whose check failed, or, when every step
+passed, that the steps pass alone but clash, and which two (`StepChecks.explain_stop`).
 """
 
 from __future__ import annotations
 
 import contextlib
 import inspect
+import io
 import linecache
 import os
 import re
@@ -48,6 +61,7 @@ from graders.quiet import quiet as quiet_running
 from graders.reference_code import Watch, optional
 from graders.checks import STEPS, CheckFailed, step_label
 from graders.checks.accuracy import points_for
+from graders.checks.loss import as_float
 from graders.checks.ranges import RAW_FIELDS
 import course
 from course.data import RawData, load_dataset, load_holdout
@@ -82,6 +96,41 @@ SETTINGS = {
 LOSS_HINT = (
     "the optimizer (Adam, at the learning_rate argument), the loss (cross-entropy on logits), the parameters it updates"
 )
+LOGITS_HINTS = {
+    "tf1": "model.logits is the last layer's x @ kernel + bias, before any tf.nn.softmax or log; the loss of step 4 "
+    "(tf.nn.sparse_softmax_cross_entropy_with_logits) applies the softmax itself",
+    "tf2": "the last Dense layer has no activation (not 'softmax'), and no softmax follows it; the loss of step 4 "
+    "(SparseCategoricalCrossentropy(from_logits=True)) applies the softmax itself",
+    "torch": "forward returns the last nn.Linear's output, with no F.softmax or F.log_softmax; the loss of step 4 "
+    "(nn.CrossEntropyLoss, F.cross_entropy) applies log_softmax itself",
+}
+LOSS_ON_LOGITS = {  # the losses that take raw logits, as the contract's model gives them
+    "tf1": "tf.nn.sparse_softmax_cross_entropy_with_logits and v1.losses.sparse_softmax_cross_entropy do",
+    "tf2": "SparseCategoricalCrossentropy(from_logits=True) does",
+    "torch": "nn.CrossEntropyLoss() and F.cross_entropy do (F.nll_loss would need F.log_softmax first)",
+}
+LOSS_EXPECTS = {  # what a loss that matches the cross-entropy only on transformed logits expects
+    "log-probabilities": "log-probabilities (as nll_loss does)",
+    "probabilities": "probabilities (the output of a softmax: from_logits=False, or the log of its input)",
+}
+STEP_LOSS_HINTS = {
+    "tf2": "return the loss of each step as the loss computed it for that batch: the logs['loss'] that Keras fit "
+    "hands a callback is the mean over the epoch so far, not the batch's loss; train_on_batch or a GradientTape "
+    "step returns the batch's own",
+    "torch": "append loss.item() of each step as it is, not a running mean or a sum over the epoch",
+}
+PARAMETER_HINTS = {  # the model that build_model returns has its weights already
+    "tf1": "the layers: their weights must be trainable variables",
+    "tf2": "the weights must exist when build_model returns (optimizer.build in step 4 takes them): give the model "
+    "its input shape (tf.keras.Input(shape=(input_dim,))) or call it once on a batch; build() of a subclassed "
+    "model does not create its layers' weights",
+    "torch": "the layers: their weights must be trainable parameters",
+}
+BATCHES_HINTS = {
+    "tf1": "a class with __iter__ (like Batches): a generator is used up after one pass",
+    "tf2": "a tf.data.Dataset (or a class with __iter__): a generator is used up after one pass",
+    "torch": "a DataLoader (or a class with __iter__): a generator is used up after one pass",
+}
 TRAIN_HINTS = {
     "tf1": "initialise the variables once before the loops, then run the train op with each batch fed",
     "tf2": "compute the loss inside the GradientTape, then apply the gradients to model.trainable_variables, every batch",
@@ -119,18 +168,33 @@ def _short(error: BaseException, limit: int = 300) -> str:
     return text.rstrip(".")
 
 
+def _is_library(filename: str) -> bool:
+    """Code that is not the student's: the libraries, Python's own, and the code that TensorFlow's autograph
+    writes for a tf.function (its frames stand for the student's, which its error message quotes)."""
+    return (
+        filename.startswith("<frozen")
+        or "__autograph_generated_file" in filename
+        or os.path.realpath(filename).startswith(_LIBRARY_DIRS)
+    )
+
+
+def _own_frames(error: BaseException) -> list:
+    """(frame, line) of each frame of the traceback outside the libraries, outermost first."""
+    return [(frame, line) for frame, line in traceback.walk_tb(error.__traceback__) if not _is_library(frame.f_code.co_filename)]
+
+
+def _source(frame, line: int) -> str:
+    return linecache.getline(frame.f_code.co_filename, line).strip()
+
+
 def _where(error: BaseException) -> str:
     """' (in build_model, line 7: `x = ...`)' for the innermost frame outside the libraries, if any."""
-    found = None
-    for frame, line in traceback.walk_tb(error.__traceback__):
-        filename = frame.f_code.co_filename
-        if filename.startswith("<frozen") or os.path.realpath(filename).startswith(_LIBRARY_DIRS):
-            continue
-        found = (frame.f_code.co_name, line, linecache.getline(filename, line).strip())
-    if found is None:
+    frames = _own_frames(error)
+    if not frames:
         return ""
-    name, line, source = found
-    return f" (in {name}, line {line}" + (f": `{source}`)" if source else ")")
+    frame, line = frames[-1]
+    source = _source(frame, line)
+    return f" (in {frame.f_code.co_name}, line {line}" + (f": `{source}`)" if source else ")")
 
 
 def student_failure(step: str, doing: str, error: BaseException) -> CheckFailed:
@@ -173,8 +237,10 @@ def grade(step: str, *objects, points: float | None = None):
 def guard(what: str):
     """Turn an exception in the block into one stderr line (and no traceback); the notebook goes on.
 
-    Where the reference is installed (grading), the block runs watched: `score_results` gives 0
-    when the last run of a guarded block (the whole pipeline) ran reference code.
+    The line says where the block stopped (the step, the student's line, the cell's line) and what to do:
+    fix the step whose check failed above, or, when every step passed its checks, that the steps clash
+    (`StepChecks.explain_stop`). Where the reference is installed (grading), the block runs watched:
+    `score_results` gives 0 when the last run of a guarded block (the whole pipeline) ran reference code.
     """
     watch = _guarded[what] = Watch()
     try:
@@ -187,11 +253,36 @@ def guard(what: str):
             file=sys.stderr,
         )
     except Exception as error:
+        explain = getattr(_grader, "explain_stop", None)
+        try:
+            message = explain(what, error, watch) if explain is not None else None
+        except Exception:  # the explanation is a courtesy: never let it hide the error itself
+            message = None
         print(
-            f"✗ {what} stopped: {type(error).__name__}: {_short(error)}. "
+            message
+            or f"✗ {what} stopped: {type(error).__name__}: {_short(error)}. "
             "Fix the step(s) whose self-check failed above, then re-run this cell.",
             file=sys.stderr,
         )
+
+
+# Where the whole-pipeline cell hands each step the results of others: the steps whose results it takes.
+PIPELINE_INPUTS = {
+    "load_and_preprocess": ("download",),
+    "build_model": ("download",),
+    "make_loss_and_optimizer": ("build_model",),
+    "train": ("make_loss_and_optimizer", "build_model", "load_and_preprocess"),
+    "report": ("accuracy", "train", "make_loss_and_optimizer", "build_model", "load_and_preprocess"),
+}
+
+KNOWN_CLASHES = (  # (pattern of the error, what usually causes it)
+    (
+        re.compile(r"'indices' has DataType float", re.I),
+        "Keras compile + fit (or train_on_batch) casts the labels to float32 before it calls the loss, and a loss "
+        "built on tf.nn.sparse_softmax_cross_entropy_with_logits needs integer labels: cast them inside the loss "
+        "(tf.cast(labels, tf.int64)), or train with your own GradientTape step",
+    ),
+)
 
 
 class _Stop(Exception):
@@ -283,6 +374,14 @@ def _parts(splits):
     )
 
 
+def _is_number(value) -> bool:
+    try:
+        as_float("value", value)
+    except CheckFailed:
+        return False
+    return True
+
+
 def _pair(value, what: str):
     if isinstance(value, (tuple, list)) and len(value) == 2:
         return tuple(value)
@@ -342,6 +441,7 @@ class StepChecks:
         self.hp, self.settings = HYPERPARAMETERS[dataset], SETTINGS[dataset]
         self.reference = self.adapter.reference
         self._raw = self._holdout = None
+        self.verdicts: dict[str, bool] = {}  # step -> whether its last checks passed (see explain_stop)
         print(f"Checks ready: framework {framework}, device {self.device}, dataset {dataset}")
         register(self)
 
@@ -454,7 +554,10 @@ class StepChecks:
             seed=0,
         )
         train, validation, test = r.call("reading the splits", _parts, splits)
+        for name, split in zip(("train", "validation", "test"), (train, validation, test)):
+            r.check(checks.check_reiterable, name, split, BATCHES_HINTS[self.framework])
         x, y = r.call("taking the first training batch", a.first_batch, train)
+        r.check(a.check_batch, train)
         r.check(
             checks.check_shape,
             "x of a batch",
@@ -518,6 +621,7 @@ class StepChecks:
             )
         )
         r.check(a.check_model, model)
+        count = r.call("counting the trainable parameters", a.parameter_count, model)  # before any call
         graph_shapes = {
             "inputs": ((None, d), "the inputs placeholder: (None, input_dim), None for any batch size"),
             "labels": ((None,), "the labels placeholder: (None,)"),
@@ -535,9 +639,8 @@ class StepChecks:
         )
         r.check(checks.check_dtype, "logits", logits, np.float32, "keep the model in float32", fatal=False)
         r.check(checks.check_finite, "logits", logits, fatal=False)
-        r.check(
-            checks.check_parameters, r.call("counting the trainable parameters", a.parameter_count, model), fatal=False
-        )
+        r.check(checks.check_logits, logits, LOGITS_HINTS[self.framework], fatal=False)
+        r.check(checks.check_parameters, count, PARAMETER_HINTS[self.framework], fatal=False)
         if r.hidden:
             few = r.call("calling your model on a batch of 7 images", a.predict, model, x[:7])
             r.check(
@@ -563,7 +666,14 @@ class StepChecks:
         loss, optimizer = r.call("reading the returned pair", _pair, returned, "a pair (loss, optimizer)")
         loss = r.watch.wrap(loss)  # the student's loss, also when the course's train calls it
         value = r.call(f"computing your loss on a batch of {len(x)}", a.loss_value, loss, model, x, y)
-        r.check(checks.check_loss_matches, value, checks.cross_entropy(a.predict(model, x), y))
+        logits = a.predict(model, x)
+        expected = checks.cross_entropy(logits, y)
+        try:
+            r.check(checks.check_loss_matches, value, expected)
+        except _Stop:
+            self._explain_loss(r.failures[-1], loss, model, x, logits, y, value, expected)
+            raise
+        r.check(a.check_optimizer, optimizer, model)
         if r.hidden:
             splits = self._splits(r)
             history = r.call(
@@ -586,27 +696,65 @@ class StepChecks:
                 LOSS_HINT,
             )
 
+    def _explain_loss(self, failure: CheckFailed, loss, model, x, logits, y, value, expected: float) -> None:
+        """Point a wrong loss value at the contract when the loss gives the cross-entropy on log-probabilities or
+        probabilities: it expects those, where the contract's model gives raw logits."""
+        if not _is_number(value):
+            return
+        for kind, predictions in (("log-probabilities", checks.log_softmax(logits)), ("probabilities", checks.softmax(logits))):
+            try:
+                with contextlib.redirect_stdout(io.StringIO()):
+                    given = as_float("loss", self.adapter.loss_on(loss, model, x, predictions, y))
+            except Exception:
+                continue
+            if np.isfinite(given) and np.isclose(given, expected, rtol=1e-3, atol=1e-4):
+                failure.hint = (
+                    f"your loss expects {LOSS_EXPECTS[kind]}: given the {kind} of these logits it gives the "
+                    f"cross-entropy, {given:.4f}. But the model of the contract gives raw logits (step 3), on which it "
+                    f"gives {as_float('loss', value):.4f}: the loss must take raw "
+                    f"logits, as {LOSS_ON_LOGITS[self.framework]}"
+                )
+                return
+
     def _check_accuracy(self, r: _Recorder, accuracy):
-        for case in checks.CASES if r.hidden else (checks.PUBLIC_CASE,):
-            value = r.call(
-                f"your accuracy on {case.name}", self.adapter.metric_value, accuracy, case.logits, case.labels
-            )
-            r.check(checks.check_metric, value, case, fatal=False)
+        a = self.adapter
+        cases = checks.CASES if r.hidden else (checks.PUBLIC_CASE,)
+        for number, case in enumerate(cases):
+            value = r.call(f"your accuracy on {case.name}", a.metric_value, accuracy, case.logits, case.labels)
+            if number == 0:
+                r.check(a.check_metric_type, value, fatal=False)
+            start = len(r.failures)
+            r.check(checks.check_metric, a.to_numpy(value), case, fatal=False)
+            if number == 0 and _is_number(a.to_numpy(value)):  # the same answer again, after another call
+                between = checks.CASES[1]
+                r.call(f"your accuracy on {between.name}", a.metric_value, accuracy, between.logits, between.labels)
+                again = r.call(f"your accuracy on {case.name}", a.metric_value, accuracy, case.logits, case.labels)
+                try:
+                    checks.check_same_answer(a.to_numpy(value), a.to_numpy(again), case, between)
+                except CheckFailed as failure:  # a running total: the wrong values above are its doing
+                    del r.failures[start:]
+                    r.fail(failure)
+                    raise _Stop from None
 
     def _check_train(self, r: _Recorder, train):
         model, splits, loss, optimizer = self._setup(r)
         epochs = self.settings.epochs
         steps = epochs * self.adapter.count_batches(splits.train)
+        probe = self.adapter.probe_loss(loss)  # what the loss computes at each step (None in TF1: a tensor)
         history = r.call(
             f"your train(model, loss, optimizer, batches, epochs={epochs})",
             train,
             model,
-            loss,
+            loss if probe is None else probe,
             optimizer,
             splits.train,
             epochs,
         )
         r.check(checks.check_history, history, steps)
+        if probe is not None:
+            r.check(checks.check_loss_used, probe.calls, steps)
+            computed = probe.computed(len(history))
+            r.check(checks.check_step_losses, history, computed, STEP_LOSS_HINTS[self.framework], fatal=False)
         r.check(checks.check_decreasing, history, hint=TRAIN_HINTS[self.framework], fatal=False)
         if r.hidden:
             r.check(
@@ -686,6 +834,7 @@ class StepChecks:
         except Exception as error:  # never raise in a self-check
             print(f"✗ {step}: the check itself failed: {type(error).__name__}: {_short(error)}", file=sys.stderr)
             return False
+        self.verdicts[step] = not r.failures
         if r.failures:
             for failure in r.failures:
                 print(f"✗ {failure}".replace("\n", "\n✗ "), file=sys.stderr)
@@ -699,11 +848,109 @@ class StepChecks:
         if step == "results":
             raise ValueError("the results cell is scored by score_results(model, points)")
         r = self._run(step, objects, _caller_namespace(), hidden=True)
+        self.verdicts[step] = not r.failures
         if r.failures:
             raise CheckFailed.combine(r.failures) from None
         print(f"✓ {step_label(step)} (public and hidden checks): " + "; ".join(r.passed))
 
     guard = staticmethod(guard)
+
+    # -- when the whole-pipeline cell stops -------------------------------------------------------
+    def explain_stop(self, what: str, error: BaseException, watch: Watch | None = None) -> str:
+        """The guard's line for an error that stopped `what` (the whole pipeline): where, and what to do.
+
+        Where: the step the cell was running, the student's line the error came from, the cell's line.
+        What to do: fix the step(s) whose checks failed (or run them); when every step passed, say that
+        the steps pass alone but fail together, and, where the reference is installed, which two clash:
+        the cell's steps run again, on one epoch, with one step swapped for the course's (`_clash`).
+        """
+        frames = _own_frames(error)
+        cell = frames[0] if frames else None
+        called = frames[1] if len(frames) > 1 else None  # the function the cell called, if any
+        step = called[0].f_code.co_name if called and called[0].f_code.co_name in STEPS[:-1] else None
+        places = []
+        if len(frames) > 1:
+            inner, line = frames[-1]
+            source = _source(inner, line)
+            places.append(f"in {inner.f_code.co_name}, line {line}" + (f": `{source}`" if source else ""))
+        if cell is not None:
+            source = _source(*cell)
+            places.append(f"the cell's line {cell[1]}" + (f": `{source}`" if source else ""))
+        head = f"✗ {what} stopped" + (f" in {step_label(step)}" if step else "")
+        head += f": {type(error).__name__}: {_short(error)}" + (f" ({'; '.join(places)})" if places else "")
+        ran = STEPS[: STEPS.index(step) + 1] if step else STEPS[:-1]
+        failed = [s for s in ran if self.verdicts.get(s) is False]
+        unchecked = [s for s in ran if s not in self.verdicts]
+        known = next((f": {hint}." for pattern, hint in KNOWN_CLASHES if pattern.search(str(error))), ".")
+        if failed:
+            return f"{head}. Fix {_labels(failed)}, whose check failed above, then re-run this cell{known}"
+        if unchecked:
+            return f"{head}. Run the self-check cells of {_labels(unchecked)} first: they say which step to fix{known}"
+        inputs = "on the course's inputs" if self.reference is not None else "its self-check"
+        text = f"{head}. Each step passes {inputs}, but together they fail here"
+        namespace = cell[0].f_globals if cell is not None else {}
+        pair = self._clash(step, namespace, watch) if step in PIPELINE_INPUTS else None
+        if pair:
+            text += (
+                f": {step_label(pair)} and {step_label(step)} clash (with the course's {pair} in place of yours, "
+                f"your {step} runs). Look at what your {pair} hands your {step}"
+            )
+        elif step:
+            text += f". Look at what your earlier steps hand your {step}"
+        return text + known
+
+    def _clash(self, step: str, namespace: dict, watch: Watch | None) -> str | None:
+        """The earlier step whose result `step` cannot take: the cell's steps run (one epoch) with the student's
+        functions, which fails at `step`, then with each of the steps that feed it swapped for the course's in
+        turn, until one run passes. None without the reference, or when no swap helps."""
+        if self.reference is None:
+            return None
+        wrap = watch.wrap if watch is not None else (lambda function: function)
+        own = {name: wrap(namespace[name]) for name in STEPS[:-1] if callable(namespace.get(name))}
+        if len(own) < len(STEPS) - 1 or self._together(own, step) is None:
+            return None
+        course = vars(self.reference)
+        for candidate in PIPELINE_INPUTS[step]:
+            allowing = watch.allowing(course[candidate]) if watch is not None else contextlib.nullcontext()
+            with allowing:  # the student's code may run the course's step that the check swapped in
+                if self._together(own | {candidate: course[candidate]}, step) is None:
+                    return candidate
+        return None
+
+    def _together(self, functions: dict, until: str) -> BaseException | None:
+        """Run the whole-pipeline cell's steps up to `until` with `functions`, on the checks' data and one epoch;
+        the error that stopped them, or None."""
+        hp, s, a, models = self.hp, self.settings, self.adapter, []
+        try:
+            with quiet(a), contextlib.redirect_stdout(io.StringIO()):
+                a.seed(self.seed)
+                raw = functions["download"](self.dataset)
+                if s.max_train is not None and isinstance(raw, RawData):
+                    raw = RawData(raw.x_train[: s.max_train], raw.y_train[: s.max_train], raw.x_test[: s.max_test], raw.y_test[: s.max_test])
+                splits = functions["load_and_preprocess"](
+                    raw, batch_size=hp.batch_size, validation_size=hp.validation_size, seed=hp.seed
+                )
+                if until == "load_and_preprocess":
+                    return None
+                model = functions["build_model"](int(np.prod(raw.x_train.shape[1:])), hidden_units=hp.hidden_units, seed=hp.seed)
+                models.append(model)
+                if until == "build_model":
+                    return None
+                loss, optimizer = functions["make_loss_and_optimizer"](model, learning_rate=hp.learning_rate)
+                if until == "make_loss_and_optimizer":
+                    return None
+                functions["train"](model, loss, optimizer, splits.train, epochs=1)
+                if until == "train":
+                    return None
+                with _with_reference(functions["report"], accuracy=functions["accuracy"]):
+                    functions["report"](model, splits)
+        except Exception as error:
+            return error
+        finally:
+            for model in models:
+                with contextlib.suppress(Exception):
+                    a.close(model)
+        return None
 
     def plot_losses(self, history) -> None:
         """Plot the loss of every training step (nothing but a stderr note when there is no history)."""
@@ -794,6 +1041,12 @@ class StepChecks:
             f"results: held-out accuracy {accuracy:.4f} (reference {target:.4f}) earns {earned:g} of {points:g} points"
         )
         return float(earned)
+
+
+def _labels(steps) -> str:
+    """'step 3 (build_model)', or 'step 3 (build_model) and step 4 (...)', or 'a, b and c'."""
+    labels = [step_label(step) for step in steps]
+    return labels[0] if len(labels) == 1 else ", ".join(labels[:-1]) + " and " + labels[-1]
 
 
 def _caller_namespace() -> dict:

@@ -17,21 +17,28 @@ from graders.checks import (
     check_finite,
     check_history,
     check_labels,
+    check_logits,
     check_loss_matches,
+    check_loss_used,
     check_metric,
     check_normalised,
     check_parameters,
     check_raw_data,
+    check_reiterable,
     check_report,
     check_reshuffled,
+    check_same_answer,
     check_same_examples,
     check_shape,
     check_split_sizes,
+    check_step_losses,
     check_untrained_loss,
     check_varies,
     cross_entropy,
     describe_history,
+    log_softmax,
     points_for,
+    softmax,
     sparkline,
     step_label,
 )
@@ -185,6 +192,13 @@ def test_check_reshuffled():
     assert "same order every epoch" in str(failure(check_reshuffled, "train", a, a.copy()))
 
 
+def test_check_reiterable():
+    assert check_reiterable("train", [(1, 2)]) == ""
+    message = str(failure(check_reiterable, "train", (batch for batch in [(1, 2)])))
+    assert "the train split — expected re-iterable batches: every for loop over it a new pass (one epoch), found a generator" in message
+    assert "expected batches to iterate over, found int" in str(failure(check_reiterable, "test", 3))
+
+
 # loss --------------------------------------------------------------------------------------
 def test_cross_entropy_matches_the_definition():
     logits = np.array([[2.0, 1.0, 0.1], [0.0, 0.0, 1000.0]])
@@ -201,6 +215,15 @@ def test_check_loss_matches():
     assert "the mean over the batch, not the sum" in str(failure(check_loss_matches, 2.3026 * 32, 2.3026))
     assert "expected a scalar, found (32,)" in str(failure(check_loss_matches, np.ones(32), 1.0))
     assert "a finite" not in str(failure(check_loss_matches, float("nan"), 2.3))
+
+
+def test_check_logits_tells_logits_from_probabilities():
+    logits = np.random.default_rng(0).normal(size=(8, 10))
+    assert check_logits(logits) == "raw logits"
+    assert np.allclose(softmax(logits).sum(axis=1), 1) and np.allclose(np.log(softmax(logits)), log_softmax(logits))
+    assert "found probabilities: every row sums to 1. Look at: no softmax." in str(failure(check_logits, softmax(logits), "no softmax"))
+    assert "found log-probabilities: the exp of every row sums to 1" in str(failure(check_logits, log_softmax(logits)))
+    assert check_logits(np.full((4, 10), 0.1) + np.eye(4, 10)) == "raw logits"  # positive, but rows sum to 2
 
 
 def test_check_untrained_loss():
@@ -233,6 +256,13 @@ def test_check_metric_exact_and_wrong_variants():
     )
 
 
+def test_check_same_answer():
+    assert check_same_answer(0.6, np.float32(0.6), PUBLIC_CASE, CASES[1]) == "the same answer every call"
+    message = str(failure(check_same_answer, 0.6, 0.4865, PUBLIC_CASE, CASES[1]))
+    assert "called again after a call on 7 examples, none right — expected 0.6 again" in message
+    assert "reset_state()" in message
+
+
 # training ----------------------------------------------------------------------------------
 def test_check_history():
     good = [2.3, 1.0, 0.5]
@@ -245,6 +275,19 @@ def test_check_history():
     )
     assert "loss #2 — expected a finite number, found nan" in str(failure(check_history, [2.3, 1.0, float("nan")]))
     assert "expected 4 (one per batch, every epoch), found 3" in str(failure(check_history, good, steps=4))
+
+
+def test_check_step_losses_and_loss_used():
+    steps = [2.0, 1.0, 0.5, 0.25]
+    running = list(np.cumsum(steps) / np.arange(1, 5))
+    assert check_step_losses(steps, None) == ""  # unknown: the loss ran another number of times
+    assert check_step_losses(steps, steps) == check_step_losses(steps, sum(steps)) == "one loss per step"
+    message = str(failure(check_step_losses, running, steps, "no running means"))
+    assert "loss #1 that train returns — expected 1.0000, what the loss computed at that step, found 1.5000 (3 of 4 steps differ)" in message
+    message = str(failure(check_step_losses, running, sum(steps)))
+    assert "expected the loss of each step, as the loss computed it (together 3.7500), found other values (together 5.6042)" in message
+    assert check_loss_used(4, 4) == ""
+    assert "calls of the loss that train is given — expected one per step (4), found 0" in str(failure(check_loss_used, 0, 4))
 
 
 def test_check_decreasing_includes_numbers_and_sparkline():

@@ -173,7 +173,9 @@ def other_architecture(framework, ref):
                 return self.out(self.hidden(x))
 
         def build_model(input_dim, num_classes=10, hidden_units=128, seed=0):
-            return Net(hidden_units // 2, num_classes)
+            net = Net(hidden_units // 2, num_classes)
+            net(tf.zeros((1, input_dim)))  # its weights exist when build_model returns (optimizer.build takes them)
+            return net
 
     else:
         return other_width(ref)
@@ -489,19 +491,343 @@ def test_student_noise_is_kept_out_of_stderr(capfd):
     assert capfd.readouterr().err == ""
 
 
-# guard, plots and the results cell -----------------------------------------------------------
-def test_guard_reports_and_suppresses(capsys):
+# Contract points caught where they are broken (issue 10) ---------------------------------------
+def softmaxed(framework, ref, log: bool):
+    """build_model whose outputs go through a softmax (or log_softmax): probabilities, not logits."""
+    if framework == "torch":
+        import torch
+
+        def build_model(input_dim, num_classes=10, hidden_units=128, seed=0):
+            last = torch.nn.LogSoftmax(dim=1) if log else torch.nn.Softmax(dim=1)
+            return torch.nn.Sequential(ref.build_model(input_dim, num_classes, hidden_units, seed), last)
+
+    elif framework == "tf2":
+        import tensorflow as tf
+
+        def build_model(input_dim, num_classes=10, hidden_units=128, seed=0):
+            model = ref.build_model(input_dim, num_classes, hidden_units, seed)
+            model.add(tf.keras.layers.Activation("log_softmax" if log else "softmax"))
+            return model
+
+    else:
+        import tensorflow as tf
+
+        def build_model(input_dim, num_classes=10, hidden_units=128, seed=0):
+            model = ref.build_model(input_dim, num_classes, hidden_units, seed)
+            with model.graph.as_default():
+                return model._replace(logits=(tf.nn.log_softmax if log else tf.nn.softmax)(model.logits))
+
+    return build_model
+
+
+def loss_on_outputs(framework, log: bool):
+    """make_loss_and_optimizer with a loss that expects log-probabilities (nll_loss) or probabilities."""
+    if framework == "torch":
+        import torch
+        import torch.nn.functional as F
+
+        nll_of_log = lambda p, y: F.nll_loss(torch.log(p), y)  # noqa: E731
+        return lambda model, learning_rate=1e-3: (
+            F.nll_loss if log else nll_of_log,
+            torch.optim.Adam(model.parameters(), lr=learning_rate),
+        )
+    import tensorflow as tf
+
+    if framework == "tf2":
+        loss = (lambda y, p: -tf.reduce_mean(tf.gather(p, y, batch_dims=1))) if log else tf.keras.losses.SparseCategoricalCrossentropy()
+        return lambda model, learning_rate=1e-3: (loss, tf.keras.optimizers.Adam(learning_rate))
+
+    def make_loss_and_optimizer(model, learning_rate=1e-3):
+        with model.graph.as_default():
+            outputs = model.logits if log else tf.math.log(model.logits)
+            loss = -tf.reduce_mean(tf.reduce_sum(tf.one_hot(model.labels, 10) * outputs, axis=1))
+            return loss, tf.compat.v1.train.AdamOptimizer(learning_rate).minimize(loss)
+
+    return make_loss_and_optimizer
+
+
+@pytest.mark.parametrize("log", [False, True], ids=["probabilities", "log-probabilities"])
+def test_build_model_of_probabilities_fails_step_3(fw, log, capsys):
+    framework, check, ref = fw
+    message = fails(check, "build_model", softmaxed(framework, ref, log), capsys)
+    expected = (
+        "logits — expected raw logits (no log_softmax: the loss applies it), found log-probabilities: the exp of every row sums to 1."
+        if log
+        else "logits — expected raw logits (no softmax: the loss applies it), found probabilities: every row sums to 1."
+    )
+    assert message.startswith(f"✗ step 3 (build_model): {expected} Look at: "), message
+    fix = {"torch": "no F.softmax or F.log_softmax", "tf2": "no activation (not 'softmax')", "tf1": "before any tf.nn.softmax"}
+    assert fix[framework] in message and len(message.splitlines()) == 1
+
+
+@pytest.mark.parametrize("log", [False, True], ids=["probabilities", "log-probabilities"])
+def test_loss_that_expects_probabilities_says_so(fw, log, capsys):
+    framework, check, ref = fw
+    message = fails(check, "make_loss_and_optimizer", loss_on_outputs(framework, log), capsys)
+    assert message.startswith("✗ step 4 (make_loss_and_optimizer): loss on a fixed batch — expected 2."), message
+    expects = "log-probabilities (as nll_loss does)" if log else "probabilities (the output of a softmax"
+    assert f"Look at: your loss expects {expects}" in message
+    assert "But the model of the contract gives raw logits (step 3), on which it gives " in message
+    takes = {"torch": "nn.CrossEntropyLoss() and F.cross_entropy do", "tf2": "SparseCategoricalCrossentropy(from_logits=True) does"}
+    assert takes.get(framework, "tf.nn.sparse_softmax_cross_entropy_with_logits") in message
+
+
+def test_splits_that_one_pass_uses_up(fw, capsys):
+    framework, check, ref = fw
+
+    def load_and_preprocess(raw, batch_size=64, validation_size=0.1, seed=0):
+        splits = ref.load_and_preprocess(raw, batch_size, validation_size, seed)
+        return splits._replace(train=(batch for batch in splits.train))
+
+    message = fails(check, "load_and_preprocess", load_and_preprocess, capsys)
+    assert message.startswith(
+        "✗ step 2 (load_and_preprocess): the train split — expected re-iterable batches: every for loop over it a new "
+        "pass (one epoch), found a generator, used up by one pass. Look at: "
+    ), message
+
+
+def test_torch_batches_of_numpy_arrays(capsys):
+    check, ref = get_check("torch"), student_copy("solutions.torch_pipeline")
+
+    def load_and_preprocess(raw, batch_size=64, validation_size=0.1, seed=0):
+        splits = ref.load_and_preprocess(raw, batch_size, validation_size, seed)
+        return splits._replace(train=[(x.numpy(), y.numpy()) for x, y in splits.train])
+
+    message = fails(check, "load_and_preprocess", load_and_preprocess, capsys)
+    assert "✗ step 2 (load_and_preprocess): x of a batch type — expected torch.Tensor, found ndarray. Look at: " in message
+
+
+def test_tf2_model_without_weights_when_built(capsys):
+    import tensorflow as tf
+
+    check = get_check("tf2")
+
+    class Net(tf.keras.Model):
+        def __init__(self, units, classes):
+            super().__init__()
+            self.hidden, self.out = tf.keras.layers.Dense(units, activation="relu"), tf.keras.layers.Dense(classes)
+
+        def call(self, x, training=False):
+            return self.out(self.hidden(x))
+
+    def build_model(input_dim, num_classes=10, hidden_units=128, seed=0):
+        net = Net(hidden_units, num_classes)
+        net.build((None, input_dim))  # a subclassed model's build creates no weights of its layers
+        return net
+
+    message = fails(check, "build_model", build_model, capsys)
+    assert message.startswith(
+        "✗ step 3 (build_model): trainable parameters — expected at least one, found 0. "
+        "Look at: the weights must exist when build_model returns"
+    ), message
+
+
+def test_optimizer_that_is_not_the_contracts(capsys):
+    import tensorflow as tf
+    import torch
+
+    tf1, ref1 = get_check("tf1"), student_copy("solutions.tf1_pipeline")
+
+    def make_loss_and_optimizer(model, learning_rate=1e-3):
+        loss, _ = ref1.make_loss_and_optimizer(model, learning_rate)
+        return loss, tf.compat.v1.train.AdamOptimizer(learning_rate)
+
+    message = fails(tf1, "make_loss_and_optimizer", make_loss_and_optimizer, capsys)
+    assert message.startswith(
+        "✗ step 4 (make_loss_and_optimizer): the second value returned — expected the update op that "
+        "optimizer.minimize(loss) returns, found AdamOptimizer."
+    ), message
     check = get_check("torch")
+    other = torch.nn.Linear(3, 2)
+    message = fails(
+        check,
+        "make_loss_and_optimizer",
+        lambda model, learning_rate=1e-3: (torch.nn.CrossEntropyLoss(), torch.optim.Adam(other.parameters())),
+        capsys,
+    )
+    assert "✗ step 4 (make_loss_and_optimizer): the optimizer's parameters — expected the 4 parameter tensors of the model it is given, found 4 of them missing" in message
+
+
+def running_total(framework):
+    """An accuracy that counts every call so far: a metric object that is never reset."""
+    if framework == "torch":
+        import torch
+
+        seen = [0, 0]
+
+        def accuracy(logits, labels):
+            seen[0] += int((logits.argmax(dim=1) == labels).sum())
+            seen[1] += len(labels)
+            return torch.tensor(seen[0] / seen[1])
+
+        return accuracy
+    import tensorflow as tf
+
+    metric = tf.keras.metrics.SparseCategoricalAccuracy()
+
+    def accuracy(logits, labels):
+        metric.update_state(labels, logits)
+        return metric.result()
+
+    return accuracy
+
+
+@pytest.mark.parametrize("framework", ["torch", "tf2"])
+def test_accuracy_that_keeps_a_running_total(framework, capsys):
+    check = get_check(framework)
+    capsys.readouterr()
+    accuracy = running_total(framework)
+    message = fails(check, "accuracy", accuracy, capsys)
+    assert message.startswith(
+        "✗ step 5 (accuracy): accuracy on 15 examples, 9 right, 2 ties, called again after a call on 7 examples, none "
+        "right — expected 0.6 again (the same logits and labels), found 0.4865. Look at: each call must count only its own"
+    ), message
+    hidden = fails(check, "accuracy", accuracy, capsys, hidden=True)
+    assert len(hidden.splitlines()) == 1 and "a metric object (tf.keras.metrics, torchmetrics) keeps a running total" in hidden
+
+
+def test_torch_accuracy_as_a_python_float(capsys):
+    check = get_check("torch")
+    capsys.readouterr()
+    message = fails(check, "accuracy", lambda logits, labels: (logits.argmax(dim=1) == labels).float().mean().item(), capsys)
+    assert message == (
+        "✗ step 5 (accuracy): accuracy type — expected a scalar tensor (torch.Tensor), found float. Look at: "
+        "return the tensor itself, not .item() or float(...): the contract's report calls .item() on it.\n"
+    )
+
+
+def test_train_returning_running_means(capsys):
+    check = get_check("torch")
+    capsys.readouterr()
+
+    def train(model, loss, optimizer, batches, epochs=10):
+        history = []
+        for _ in range(epochs):
+            total = 0.0
+            for step, (x, y) in enumerate(batches, 1):
+                optimizer.zero_grad()
+                value = loss(model(x), y)
+                value.backward()
+                optimizer.step()
+                total += value.item()
+                history.append(total / step)  # the epoch's mean so far, as a progress bar shows it
+        return history
+
+    message = fails(check, "train", train, capsys)
+    assert re.match(r"✗ step 6 \(train\): loss #1 that train returns — expected \d\.\d{4}, what the loss computed at that "
+                    r"step, found \d\.\d{4} \(105 of 108 steps differ\)\. Look at: append loss\.item\(\) of each step", message), message
+
+
+def test_tf2_train_with_fit_and_a_callback(capsys):
+    import tensorflow as tf
+
+    check = get_check("tf2")
+    capsys.readouterr()
+
+    class Losses(tf.keras.callbacks.Callback):
+        def on_train_batch_end(self, batch, logs=None):
+            self.model.history_of_losses.append(float(logs["loss"]))
+
+    def train(model, loss, optimizer, batches, epochs=10):
+        model.history_of_losses = []
+        model.compile(optimizer=optimizer, loss=loss)
+        model.fit(batches, epochs=epochs, callbacks=[Losses()], verbose=0)
+        return model.history_of_losses
+
+    message = fails(check, "train", train, capsys)
+    assert message.startswith("✗ step 6 (train): the losses train returns — expected the loss of each step"), message
+    assert "the logs['loss'] that Keras fit hands a callback is the mean over the epoch so far" in message
+
+
+def test_train_that_ignores_the_loss_it_is_given(capsys):
+    import torch
+
+    check, ref = get_check("torch"), student_copy("solutions.torch_pipeline")
+    capsys.readouterr()
+
+    def train(model, loss, optimizer, batches, epochs=10):
+        return ref.train(model, torch.nn.CrossEntropyLoss(), optimizer, batches, epochs)
+
+    message = fails(check, "train", train, capsys)
+    assert message.startswith(
+        "✗ step 6 (train): calls of the loss that train is given — expected one per step (108), found 0. "
+        "Look at: compute each step's loss with the `loss` argument"
+    ), message
+
+
+# guard, plots and the results cell -----------------------------------------------------------
+PIPELINE_CELL = """model = history = None
+with check.guard("the whole pipeline"):
+    raw = download("digits")
+    splits = load_and_preprocess(raw, batch_size=HP.batch_size, validation_size=HP.validation_size, seed=HP.seed)
+    model = build_model(int(np.prod(raw.x_train.shape[1:])), hidden_units=HP.hidden_units, seed=HP.seed)
+    loss, optimizer = make_loss_and_optimizer(model, learning_rate=HP.learning_rate)
+    history = train(model, loss, optimizer, splits.train, epochs=HP.epochs)
+    accuracies = report(model, splits)
+"""
+
+
+def run_pipeline_cell(check, **steps) -> str:
+    """Run the whole-pipeline cell in a notebook-like namespace: the reference's steps (student copies), `steps` in place."""
+    namespace = {**vars(student_copy(f"solutions.{check.framework}_pipeline")), **steps}
+    namespace.update(check=check, np=np, HP=HYPERPARAMETERS["digits"])
+    exec(compile(PIPELINE_CELL, cell_file("pipeline", PIPELINE_CELL), "exec"), namespace)
+    return namespace
+
+
+def cell_file(name: str, source: str) -> str:
+    """A file name for a notebook cell's code, as ipykernel makes one (outside the libraries), with its lines known."""
+    import linecache
+
+    filename = f"/tmp/ipykernel_0/{name}.py"
+    linecache.cache[filename] = (len(source), None, source.splitlines(keepends=True), filename)
+    return filename
+
+
+def test_guard_reports_and_suppresses(capsys, monkeypatch):
+    import graders.notebook
+
+    check = get_check("torch")
+    monkeypatch.setattr(graders.notebook, "_grader", check)
+    monkeypatch.setattr(check, "verdicts", dict.fromkeys(PIPELINE_STEPS, True) | {"build_model": False})
     capsys.readouterr()
     with check.guard("the whole pipeline"):
         raise ValueError("shapes do not match.")
-    assert capsys.readouterr().err == (
-        "✗ the whole pipeline stopped: ValueError: shapes do not match. "
-        "Fix the step(s) whose self-check failed above, then re-run this cell.\n"
-    )
+    err = capsys.readouterr().err
+    assert err.startswith("✗ the whole pipeline stopped: ValueError: shapes do not match (the cell's line "), err
+    assert err.endswith("`raise ValueError(\"shapes do not match.\")`). Fix step 3 (build_model), whose check failed above, then re-run this cell.\n")
     with check.guard("the whole pipeline"):
         pass
     assert capsys.readouterr() == ("", "")
+
+
+def test_steps_that_pass_alone_but_clash_are_named(capsys, monkeypatch):
+    """Every check passed, yet the pipeline stops: the message says so, and names the pair of steps that clash."""
+    import graders.notebook
+    from submissions.torch_pipeline import BATCHES_WITHOUT_LEN
+
+    check = get_check("torch")
+    monkeypatch.setattr(graders.notebook, "_grader", check)
+    monkeypatch.setattr(check, "verdicts", dict.fromkeys(PIPELINE_STEPS, True))
+    namespace = dict(vars(student_copy("solutions.torch_pipeline")))  # the notebook's names: torch, Splits, ...
+    for number, source in enumerate(BATCHES_WITHOUT_LEN.values()):
+        exec(compile(source.strip(), cell_file(f"cell{number}", source.strip()), "exec"), namespace)
+    steps = {name: namespace[name] for name in ("load_and_preprocess", "train")}
+    capsys.readouterr()
+    run_pipeline_cell(check, **steps)
+    err = capsys.readouterr().err
+    assert err == (
+        "✗ the whole pipeline stopped in step 6 (train): TypeError: object of type 'Batches' has no len() "
+        "(in train, line 5: `steps = epochs * len(batches)`; the cell's line 7: "
+        "`history = train(model, loss, optimizer, splits.train, epochs=HP.epochs)`). Each step passes on the course's "
+        "inputs, but together they fail here: step 2 (load_and_preprocess) and step 6 (train) clash (with the course's "
+        "load_and_preprocess in place of yours, your train runs). Look at what your load_and_preprocess hands your train.\n"
+    )
+    monkeypatch.setattr(check, "reference", None)  # the students' install: no pair to name, no course's inputs
+    run_pipeline_cell(check, **steps)
+    err = capsys.readouterr().err
+    assert "Each step passes its self-check, but together they fail here. Look at what your earlier steps hand your train.\n" in err
+    assert "Fix" not in err
 
 
 def test_plot_losses(capsys):

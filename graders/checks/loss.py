@@ -18,6 +18,18 @@ def cross_entropy(logits, labels) -> float:
     return float(-log_probs[np.arange(len(labels)), labels].mean())
 
 
+def log_softmax(logits) -> np.ndarray:
+    """log_softmax over the rows of (N, C) logits, in float64."""
+    logits = np.asarray(logits, dtype=np.float64)
+    shifted = logits - logits.max(axis=1, keepdims=True)
+    return shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+
+
+def softmax(logits) -> np.ndarray:
+    """softmax over the rows of (N, C) logits, in float64."""
+    return np.exp(log_softmax(logits))
+
+
 def as_float(name: str, value) -> float:
     """A scalar (Python or NumPy number, 0-d or 1-element array) as a float; CheckFailed otherwise."""
     try:
@@ -49,6 +61,25 @@ def check_loss_matches(
             hint = "the reduction: the mean over the batch, not the sum"
         raise CheckFailed(name, f"{reference:.4f}", f"{value:.4f}", hint)
     return f"{name} {value:.4f} matches"
+
+
+def check_logits(logits, hint: str | None = None, atol: float = 1e-3) -> str:
+    """Pass for raw logits; fail for rows that are probabilities (non-negative, summing to 1) or
+    log-probabilities (non-positive, their exp summing to 1): the loss applies the softmax itself."""
+    values = np.asarray(logits, dtype=np.float64)
+    if values.ndim == 2 and len(values) and np.isfinite(values).all():
+        if values.min() >= -1e-6 and np.allclose(values.sum(axis=1), 1.0, atol=atol):
+            raise CheckFailed(
+                "logits", "raw logits (no softmax: the loss applies it)", "probabilities: every row sums to 1", hint
+            )
+        if values.max() <= 1e-6 and np.allclose(np.exp(values).sum(axis=1), 1.0, atol=atol):
+            raise CheckFailed(
+                "logits",
+                "raw logits (no log_softmax: the loss applies it)",
+                "log-probabilities: the exp of every row sums to 1",
+                hint,
+            )
+    return "raw logits"
 
 
 def check_untrained_loss(value: float, num_classes: int = 10, tolerance: float = 0.5) -> str:

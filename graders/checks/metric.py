@@ -71,3 +71,18 @@ def check_metric(value, case: MetricCase, tolerance: float = 1e-6) -> str:
             hint = "return the fraction of correct rows (the mean), not their number"
         raise CheckFailed(f"accuracy on {case.name}", f"{case.expected:.4g}", f"{found:.4g}", hint)
     return f"{case.name}: {found:.4g}"
+
+
+def check_same_answer(first, again, case: MetricCase, between: MetricCase) -> str:
+    """Pass when the metric gives `case` the same value before and after a call on `between`: its value
+    depends on this call's logits and labels only (a metric object that keeps a running total does not)."""
+    first, again = as_float(f"accuracy on {case.name}", first), as_float(f"accuracy on {case.name}", again)
+    if abs(first - again) > 1e-6:
+        raise CheckFailed(
+            f"accuracy on {case.name}, called again after a call on {between.name}",
+            f"{first:.4g} again (the same logits and labels)",
+            f"{again:.4g}",
+            "each call must count only its own logits and labels: a metric object (tf.keras.metrics, torchmetrics) "
+            "keeps a running total across calls; call reset_state() first, or make a new one in each call",
+        )
+    return "the same answer every call"

@@ -147,6 +147,25 @@ def check_same_examples(name: str, x, y, x_expected, y_expected, hint: str | Non
     return f"{name} holds the right images and labels"
 
 
+def check_reiterable(name: str, split, hint: str | None = None) -> str:
+    """Pass when `split` starts a new pass over its batches at every `for` loop (a DataLoader, a
+    tf.data.Dataset, a class with __iter__), not an iterator that one pass uses up (a generator)."""
+    try:
+        iterator = iter(split)
+    except TypeError:
+        raise CheckFailed(
+            f"the {name} split", "batches to iterate over", type(split).__name__, hint or "what load_and_preprocess returns"
+        ) from None
+    if iterator is split:
+        raise CheckFailed(
+            f"the {name} split",
+            "re-iterable batches: every for loop over it a new pass (one epoch)",
+            f"a {type(split).__name__}, used up by one pass",
+            hint or "return an object whose __iter__ starts a new pass, not a generator or an iterator",
+        )
+    return ""
+
+
 def check_reshuffled(name: str, first_pass, second_pass) -> str:
     """Pass when two passes over the training batches come in different orders."""
     a, b = np.asarray(first_pass), np.asarray(second_pass)

@@ -82,3 +82,47 @@ def check_decreasing(history, fraction: float = 0.5, hint: str | None = None) ->
             hint or "the training step: every batch must update the weights with the gradients of its loss",
         )
     return f"loss {first:.3f} -> {last:.3f} {sparkline(values)}"
+
+
+def check_loss_used(calls: int, steps: int) -> str:
+    """Pass when train called the loss it was given (at least once)."""
+    if calls == 0:
+        raise CheckFailed(
+            "calls of the loss that train is given",
+            f"one per step ({steps})",
+            0,
+            "compute each step's loss with the `loss` argument (step 4's loss), not a loss of train's own",
+        )
+    return ""
+
+
+def check_step_losses(history, computed, hint: str | None = None) -> str:
+    """Pass when `history` holds what the loss computed at each step (`computed`: the values, or their sum).
+
+    `computed` is None when unknown (the loss ran another number of times than there are steps).
+    Fails for a running mean (Keras `fit` logs the mean over the epoch so far) or one loss per epoch.
+    """
+    if computed is None:
+        return ""
+    values = np.asarray(history, dtype=np.float64)
+    if np.ndim(computed) == 0:  # only the sum is known
+        total = float(computed)
+        if abs(values.sum() - total) <= 1e-4 * max(1.0, abs(total)) + 1e-6 * len(values):
+            return "one loss per step"
+        raise CheckFailed(
+            "the losses train returns",
+            f"the loss of each step, as the loss computed it (together {total:.4f})",
+            f"other values (together {values.sum():.4f})",
+            hint,
+        )
+    computed = np.asarray(computed, dtype=np.float64)
+    differ = np.flatnonzero(~np.isclose(values, computed, rtol=1e-4, atol=1e-6))
+    if differ.size:
+        i = int(differ[0])
+        raise CheckFailed(
+            f"loss #{i} that train returns",
+            f"{computed[i]:.4f}, what the loss computed at that step",
+            f"{values[i]:.4f} ({differ.size} of {len(values)} steps differ)",
+            hint,
+        )
+    return "one loss per step"

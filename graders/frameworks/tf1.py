@@ -34,6 +34,10 @@ from graders.frameworks.tf2 import (  # noqa: E402, F401 - part of this adapter'
 )
 
 
+def check_batch(batches) -> str:
+    return ""
+
+
 def check_model(model) -> str:
     missing = [field for field in FIELDS if not hasattr(model, field)]
     if missing:
@@ -98,6 +102,40 @@ def loss_value(loss, model, x, y):
             "build the loss inside `with model.graph.as_default():`",
         )
     return model.session.run(loss, {model.inputs: x, model.labels: y})
+
+
+def loss_on(loss, model, x, predictions, y):
+    """The loss tensor run with `predictions` fed in place of the model's logits."""
+    initialize_missing(model)
+    feed = {model.inputs: x, model.labels: y, model.logits: np.asarray(predictions, dtype=np.float32)}
+    return model.session.run(loss, feed)
+
+
+def check_optimizer(train_op, model) -> str:
+    """The update op that `optimizer.minimize(loss)` returns, in the model's graph."""
+    if not isinstance(train_op, (tf.Operation, tf.Tensor)):
+        raise CheckFailed(
+            "the second value returned",
+            "the update op that optimizer.minimize(loss) returns",
+            type(train_op).__name__,
+            "return v1.train.AdamOptimizer(learning_rate).minimize(loss), not the optimizer itself",
+        )
+    if train_op.graph is not model.graph:
+        raise CheckFailed(
+            "the train op",
+            "an op in the model's graph",
+            "an op in another graph",
+            "build it inside `with model.graph.as_default():`",
+        )
+    return "train op"
+
+
+def check_metric_type(value) -> str:
+    return ""
+
+
+def probe_loss(loss):
+    return None  # the loss is a tensor in the graph: nothing to wrap
 
 
 def metric_value(accuracy_fn, logits, labels):

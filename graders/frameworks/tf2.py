@@ -53,6 +53,10 @@ def count_examples(batches) -> int:
 count_batches = _common.count_batches
 
 
+def check_batch(batches) -> str:
+    return ""
+
+
 def check_model(model) -> str:
     if not callable(model) or not hasattr(model, "trainable_variables"):
         raise CheckFailed(
@@ -88,5 +92,62 @@ def loss_value(loss, model, x, y) -> float:
     return to_numpy(loss(tf.constant(y), logits))
 
 
+def loss_on(loss, model, x, predictions, y):
+    """`loss(labels, predictions)`: the loss given `predictions` in place of the model's logits."""
+    return to_numpy(loss(tf.constant(y), tf.constant(np.asarray(predictions, dtype=np.float32))))
+
+
+def check_optimizer(optimizer, model) -> str:
+    if not callable(getattr(optimizer, "apply_gradients", None)):
+        raise CheckFailed(
+            "the optimizer",
+            "a Keras optimizer (with apply_gradients)",
+            type(optimizer).__name__,
+            "tf.keras.optimizers.Adam(learning_rate)",
+        )
+    return type(optimizer).__name__
+
+
 def metric_value(accuracy_fn, logits, labels):
-    return to_numpy(accuracy_fn(tf.constant(logits), tf.constant(labels)))
+    """What `accuracy_fn` returns on tensors of `logits` and `labels`, as it is (a tensor, the contract)."""
+    return accuracy_fn(tf.constant(logits), tf.constant(labels))
+
+
+def check_metric_type(value) -> str:
+    if not tf.is_tensor(value):
+        raise CheckFailed(
+            "accuracy type",
+            "a scalar tensor (tf.Tensor)",
+            type(value).__name__,
+            "return the tensor itself, not .numpy() or float(...)",
+        )
+    return ""
+
+
+class LossProbe:
+    """The loss a check hands to a student's train: computes the loss it wraps, and adds up (in TensorFlow
+    variables, so that it also counts inside tf.function and Keras' compiled steps) how often it ran and what it gave."""
+
+    def __init__(self, loss):
+        self.loss = loss
+        self.__name__ = getattr(loss, "__name__", None) or getattr(loss, "name", None) or "loss"
+        self._calls = tf.Variable(0, dtype=tf.int64, trainable=False)
+        self._total = tf.Variable(0.0, dtype=tf.float64, trainable=False)
+
+    def __call__(self, labels, predictions, *args, **kwargs):
+        value = self.loss(labels, predictions, *args, **kwargs)
+        self._calls.assign_add(1)
+        self._total.assign_add(tf.cast(tf.reduce_sum(value), tf.float64))
+        return value
+
+    @property
+    def calls(self) -> int:
+        return int(self._calls.numpy())
+
+    def computed(self, steps: int):
+        """The sum of the losses of the steps, or None when it ran another number of times than `steps`."""
+        return float(self._total.numpy()) if self.calls == steps else None
+
+
+def probe_loss(loss):
+    return LossProbe(loss)

@@ -60,6 +60,21 @@ def count_examples(batches) -> int:
 count_batches = _common.count_batches
 
 
+def check_batch(batches) -> str:
+    """The first batch holds tensors (the contract's DataLoader of CPU tensors: train calls x.to(device))."""
+    for batch in batches:
+        for name, value in zip(("x", "y"), batch):
+            if not isinstance(value, torch.Tensor):
+                raise CheckFailed(
+                    f"{name} of a batch type",
+                    "torch.Tensor",
+                    type(value).__name__,
+                    "the batches hold tensors (torch.from_numpy, a TensorDataset): train calls x.to(device) on them",
+                )
+        break
+    return ""
+
+
 def check_model(model) -> str:
     if not isinstance(model, torch.nn.Module):
         raise CheckFailed("the model", "a torch.nn.Module", type(model).__name__, "what build_model returns")
@@ -107,7 +122,75 @@ def loss_value(loss, model, x, y):
         return to_numpy(loss(logits, torch.from_numpy(np.ascontiguousarray(y)).to(device)))
 
 
+def loss_on(loss, model, x, predictions, y):
+    """`loss(predictions, labels)`: the loss given `predictions` in place of the model's logits."""
+    device = device_of(model)
+    with torch.no_grad():
+        as_tensor = lambda a: torch.from_numpy(np.ascontiguousarray(a)).to(device)  # noqa: E731
+        return to_numpy(loss(as_tensor(np.asarray(predictions, dtype=np.float32)), as_tensor(y)))
+
+
+def check_optimizer(optimizer, model) -> str:
+    """A torch.optim optimizer holding every trainable parameter of the model."""
+    if not isinstance(optimizer, torch.optim.Optimizer):
+        raise CheckFailed(
+            "the optimizer",
+            "a torch.optim optimizer",
+            type(optimizer).__name__,
+            "torch.optim.Adam(model.parameters(), lr=learning_rate)",
+        )
+    held = {id(p) for group in optimizer.param_groups for p in group["params"]}
+    wanted = [p for p in model.parameters() if p.requires_grad]
+    missing = sum(id(p) not in held for p in wanted)
+    if missing:
+        raise CheckFailed(
+            "the optimizer's parameters",
+            f"the {len(wanted)} parameter tensors of the model it is given",
+            f"{missing} of them missing",
+            "model.parameters() of the model passed in (not of another model)",
+        )
+    return type(optimizer).__name__
+
+
 def metric_value(accuracy_fn, logits, labels):
-    return to_numpy(
-        accuracy_fn(torch.from_numpy(np.ascontiguousarray(logits)), torch.from_numpy(np.ascontiguousarray(labels)))
-    )
+    """What `accuracy_fn` returns on tensors of `logits` and `labels`, as it is (a tensor, the contract)."""
+    return accuracy_fn(torch.from_numpy(np.ascontiguousarray(logits)), torch.from_numpy(np.ascontiguousarray(labels)))
+
+
+def check_metric_type(value) -> str:
+    if not isinstance(value, torch.Tensor):
+        raise CheckFailed(
+            "accuracy type",
+            "a scalar tensor (torch.Tensor)",
+            type(value).__name__,
+            "return the tensor itself, not .item() or float(...): the contract's report calls .item() on it",
+        )
+    return ""
+
+
+class LossProbe(torch.nn.Module):
+    """The loss a check hands to a student's train, recording what it computes at each call."""
+
+    def __init__(self, loss):
+        super().__init__()
+        self.loss, self.values = loss, []
+
+    def forward(self, *args, **kwargs):
+        value = self.loss(*args, **kwargs)
+        if isinstance(value, torch.Tensor) and value.numel() == 1:
+            self.values.append(float(value.detach().reshape(())))
+        else:
+            self.values.append(float("nan"))
+        return value
+
+    @property
+    def calls(self) -> int:
+        return len(self.values)
+
+    def computed(self, steps: int):
+        """The loss of each step, or None when it ran another number of times than `steps`."""
+        return list(self.values) if self.calls == steps else None
+
+
+def probe_loss(loss):
+    return LossProbe(loss)

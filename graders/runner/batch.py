@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 import shutil
 import subprocess
 from collections.abc import Callable, Iterator
@@ -31,6 +32,7 @@ from graders.runner.jobs import GradingJob, run_job
 from graders.runner.kernels import WarmKernels, warm_up_code
 
 REFERENCE_USE = "uses the reference solution"  # what the hidden checks say of a step that calls the reference
+GUARD_STOP = re.compile(r"✗ .+? stopped\b")  # what graders.notebook.guard prints when the block it guards stops
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS")
 
 
@@ -59,16 +61,20 @@ def gpu_ids() -> list[str]:
 
 
 def notes(result_notebooks: dict[str, str]) -> list[str]:
-    """What the TA should know of an executed submission: limits hit, cells stopped, reference code used."""
+    """What the TA should know of an executed submission: limits hit, cells stopped, reference code used, and
+    where a guarded cell (the whole pipeline) stopped: it says why the results scored what they did."""
     found = []
     for name, text in sorted(result_notebooks.items()):
         notebook = nbformat.reads(text, as_version=4)
         found += stopped_notes(notebook, f"{name}.ipynb")
         for cell in notebook.cells:
+            guarded = cell.get("cell_type") == "code" and ".guard(" in cell.get("source", "")
             for output in cell.get("outputs", []):
                 line = next((ln for ln in str(output.get("evalue", "")).splitlines() if REFERENCE_USE in ln), None)
                 if output.get("output_type") == "error" and line:
                     found.append(line.strip().removeprefix("✗ "))
+                if guarded and output.get("output_type") == "stream" and output.get("name") == "stderr":
+                    found += [ln.removeprefix("✗ ") for ln in output.get("text", "").splitlines() if GUARD_STOP.match(ln)]
     return found
 
 

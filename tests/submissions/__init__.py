@@ -55,6 +55,8 @@ class Sample:
     outcome   text the grading Outcome's message must contain ("graded" for a normal run)
     graded    whether the Outcome says it was graded
     about     what the sample is, in one line (shown when an expectation fails)
+    says      step -> text the failure message of that step's checks must contain: the contract point it
+              breaks (tests/test_idioms.py runs those checks in-process on the sample's own cells)
     """
 
     name: str
@@ -65,6 +67,7 @@ class Sample:
     outcome: str = "graded"
     graded: bool = True
     about: str = ""
+    says: dict[str, str] = field(default_factory=dict)
 
     def notebook(self, assignment: str, course: Path = REPO) -> nbformat.NotebookNode:
         """The submitted notebook: the release with its solution cells filled."""

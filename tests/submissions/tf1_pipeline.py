@@ -179,6 +179,84 @@ def make_loss_and_optimizer(model: GraphModel, learning_rate: float = 1e-3):
     return loss, train_op
 '''
 
+# --- Idioms students copy from tutorials (issue 10) ------------------------------------------------------
+# TensorFlow 1's "MNIST for ML beginners": the model's output is `tf.nn.softmax(...)`, the loss
+# `-reduce_sum(y_ * log(y))` on one-hot labels. It trains well; two steps break the contract where they are
+# written: model.logits holds probabilities (step 3), and the loss takes the log of its input, so it
+# expects probabilities (step 4, checked on the contract's model, whose raw logits give NaN).
+CLASSIC_SOFTMAX = {
+    "build_model": swap(
+        swap(_ref("build_model"), 'logits = dense(hidden, num_classes, "logits")', 'y = tf.nn.softmax(dense(hidden, num_classes, "logits"))'),
+        "GraphModel(graph, inputs, labels, logits, session)",
+        "GraphModel(graph, inputs, labels, y, session)",
+    ),
+    "make_loss_and_optimizer": '''
+def make_loss_and_optimizer(model, learning_rate=1e-3):
+    with model.graph.as_default():
+        y_ = tf.one_hot(model.labels, 10)
+        cross_entropy = tf.reduce_mean(-tf.reduce_sum(y_ * v1.log(model.logits), axis=1))
+        train_step = v1.train.AdamOptimizer(learning_rate).minimize(cross_entropy)
+    return cross_entropy, train_step
+''',
+}
+
+# tf.compat.v1.losses with one-hot labels and a global step; manual batching: the training batches from a
+# class of their own, validation and test as plain lists of (x, y) batches. The contract met in full.
+V1_LOSSES_MANUAL_BATCHES = {
+    "load_and_preprocess": '''
+class Batches:
+    def __init__(self, x, y, batch_size, shuffle=False, seed=0):
+        self.x, self.y, self.batch_size, self.shuffle = x, y, batch_size, shuffle
+        self.rng = np.random.default_rng(seed)
+
+    def __len__(self):
+        return (len(self.x) + self.batch_size - 1) // self.batch_size
+
+    def __iter__(self):
+        rows = self.rng.permutation(len(self.x)) if self.shuffle else np.arange(len(self.x))
+        return iter([(self.x[rows[i:i + self.batch_size]], self.y[rows[i:i + self.batch_size]])
+                     for i in range(0, len(rows), self.batch_size)])
+
+
+def load_and_preprocess(raw, batch_size=64, validation_size=0.1, seed=0):
+    x = raw.x_train.reshape(len(raw.x_train), -1).astype(np.float32) / 255.0
+    y = raw.y_train.astype(np.int64)
+    rows = np.random.default_rng(seed).permutation(len(x))
+    n_val = round(validation_size * len(x))
+    x_test = raw.x_test.reshape(len(raw.x_test), -1).astype(np.float32) / 255.0
+    y_test = raw.y_test.astype(np.int64)
+    batched = lambda xs, ys: [(xs[i:i + batch_size], ys[i:i + batch_size]) for i in range(0, len(xs), batch_size)]
+    return Splits(
+        train=Batches(x[rows[n_val:]], y[rows[n_val:]], batch_size, shuffle=True, seed=seed),
+        validation=batched(x[rows[:n_val]], y[rows[:n_val]]),
+        test=batched(x_test, y_test),
+    )
+''',
+    "make_loss_and_optimizer": '''
+def make_loss_and_optimizer(model, learning_rate=1e-3):
+    with model.graph.as_default():
+        onehot = tf.one_hot(model.labels, depth=model.logits.shape[-1])
+        loss = v1.losses.softmax_cross_entropy(onehot_labels=onehot, logits=model.logits)
+        global_step = v1.train.get_or_create_global_step()
+        train_op = v1.train.AdamOptimizer(learning_rate).minimize(loss, global_step=global_step)
+    return loss, train_op
+''',
+    "report": '''
+def report(model, splits):
+    with model.graph.as_default():
+        accuracy_op = accuracy(model.logits, model.labels)
+
+    def evaluate(batches):
+        right = seen = 0.0
+        for xb, yb in batches:
+            right += model.session.run(accuracy_op, {model.inputs: xb, model.labels: yb}) * len(yb)
+            seen += len(yb)
+        return float(right / seen)
+
+    return {"train_accuracy": evaluate(splits.train), "test_accuracy": evaluate(splits.test)}
+''',
+}
+
 # (a) imported directly: build_model is the reference's; (b) train finds it by a module name built at run
 # time; (c) accuracy reaches it through the grader the notebook registered
 REFERENCE_ROUTES = {
@@ -262,6 +340,24 @@ SAMPLES = [
         full_marks(A, build_model_tests=0, accuracy_tests=0, train_tests=0, results_tests=0),
         about="reference code at grading: build_model imported from solutions, train by a run-time module name, "
         "accuracy through graders.notebook._grader; the pipeline ran it too",
+    ),
+    # --- Idioms students copy (issue 10): the contract point each one breaks, where it breaks it ----------
+    Sample(
+        "classic_softmax",
+        CLASSIC_SOFTMAX,
+        full_marks(A, build_model_tests=0, make_loss_and_optimizer_tests=0),
+        about="TF1 'MNIST for beginners': model.logits = tf.nn.softmax(...) (step 3: probabilities), "
+        "-reduce_sum(y_ * log(y)) (step 4: expects probabilities); trains well",
+        says={
+            "build_model": "logits — expected raw logits (no softmax: the loss applies it), found probabilities",
+            "make_loss_and_optimizer": "your loss expects probabilities (the output of a softmax",
+        },
+    ),
+    Sample(
+        "v1_losses_manual_batches",
+        V1_LOSSES_MANUAL_BATCHES,
+        full_marks(A),
+        about="v1.losses.softmax_cross_entropy on one-hot labels with a global step, validation and test as lists of batches",
     ),
     Sample("unfilled", {}, zero_marks(A), base="release", about="the release as handed out: every stub raises"),
 ]

@@ -125,6 +125,102 @@ def train(model, loss, optimizer, batches, epochs=10):
 ''',
 }
 
+# --- Idioms students copy from tutorials (issue 10) ------------------------------------------------------
+OWN_LOSS = '''
+def make_loss_and_optimizer(model, learning_rate=1e-3):
+    def loss(labels, logits):
+        return tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(labels=labels, logits=logits))
+
+    return loss, tf.keras.optimizers.Adam(learning_rate)
+'''
+
+# The issue's pipeline: a functional model, the loss as a function of its own, a tf.keras.metrics object for
+# the accuracy (a new one per call), and train by compile + fit with a callback that collects the loss
+# after each batch. What fit's logs hold there is the mean over the epoch so far, not the batch's loss:
+# train breaks "one loss per step" (step 6). And Keras casts the labels to float32 before it calls the
+# loss, which sparse_softmax_cross_entropy_with_logits refuses: the whole pipeline stops in train, so
+# the results score 0 too.
+KERAS_FIT_CALLBACK = {
+    "build_model": '''
+def build_model(input_dim, num_classes=10, hidden_units=128, seed=0):
+    tf.keras.utils.set_random_seed(seed)
+    inputs = tf.keras.Input(shape=(input_dim,))
+    x = tf.keras.layers.Dense(hidden_units, activation="relu")(inputs)
+    outputs = tf.keras.layers.Dense(num_classes)(x)
+    return tf.keras.Model(inputs=inputs, outputs=outputs, name="mlp")
+''',
+    "make_loss_and_optimizer": OWN_LOSS,
+    "accuracy": '''
+def accuracy(logits, labels):
+    metric = tf.keras.metrics.SparseCategoricalAccuracy()
+    metric.update_state(labels, logits)
+    return metric.result()
+''',
+    "train": '''
+class LossHistory(tf.keras.callbacks.Callback):
+    def on_train_begin(self, logs=None):
+        self.losses = []
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.losses.append(float(logs["loss"]))
+
+
+def train(model, loss, optimizer, batches, epochs=10):
+    history = LossHistory()
+    model.compile(optimizer=optimizer, loss=loss)
+    model.fit(batches, epochs=epochs, callbacks=[history], verbose=0)
+    return history.losses
+''',
+}
+
+# keras.io's style: the subclassed model above, ending in a softmax, SparseCategoricalCrossentropy() as it comes
+# (from_logits=False), one tf.keras.metrics object for every call of accuracy. It trains well; three steps
+# break the contract where they are written: probabilities, not logits (step 3); a loss that expects
+# probabilities (step 4); an accuracy that keeps a running total across calls (step 5).
+SUBCLASSED_SOFTMAX = {
+    "build_model": swap(
+        SUBCLASSED_TRAIN_ON_BATCH["build_model"],
+        "self.out = tf.keras.layers.Dense(num_classes)",
+        'self.out = tf.keras.layers.Dense(num_classes, activation="softmax")',
+    ),
+    "make_loss_and_optimizer": '''
+def make_loss_and_optimizer(model, learning_rate=1e-3):
+    optimizer = tf.keras.optimizers.Adam(learning_rate=learning_rate)
+    optimizer.build(model.trainable_variables)
+    return tf.keras.losses.SparseCategoricalCrossentropy(), optimizer
+''',
+    "accuracy": '''
+train_accuracy = tf.keras.metrics.SparseCategoricalAccuracy(name="train_accuracy")
+
+
+def accuracy(logits, labels):
+    train_accuracy.update_state(labels, logits)
+    return train_accuracy.result()
+''',
+}
+
+# The same clash with every step's checks passing: a Sequential model, the loss as a function of its own,
+# and train by compile + train_on_batch (the loss of each batch, as the contract asks). The whole pipeline
+# stops in train, and its message names steps 4 and 6.
+SEQUENTIAL_TRAIN_ON_BATCH = {
+    "build_model": '''
+def build_model(input_dim, num_classes=10, hidden_units=128, seed=0):
+    tf.keras.utils.set_random_seed(seed)
+    model = tf.keras.Sequential([
+        tf.keras.layers.Dense(hidden_units, activation="relu"),
+        tf.keras.layers.Dense(num_classes),
+    ])
+    model.build((None, input_dim))
+    return model
+''',
+    "make_loss_and_optimizer": OWN_LOSS,
+    "train": '''
+def train(model, loss, optimizer, batches, epochs=10):
+    model.compile(optimizer=optimizer, loss=loss)
+    return [float(model.train_on_batch(x, y)) for _ in range(epochs) for x, y in batches]
+''',
+}
+
 # (a) imported directly; (b) found by a module name built at run time; (c) through the checker's own objects
 REFERENCE_ROUTES = {
     "make_loss_and_optimizer": '''
@@ -219,6 +315,37 @@ SAMPLES = [
         full_marks(A, load_and_preprocess_tests=0, make_loss_and_optimizer_tests=0, report_tests=0, results_tests=0),
         about="reference code at grading: make_loss_and_optimizer imports it, report finds it by a run-time module name, "
         "load_and_preprocess through check.adapter.reference; the pipeline ran it too",
+    ),
+    # --- Idioms students copy (issue 10): the contract point each one breaks, where it breaks it ----------
+    Sample(
+        "keras_fit_callback",
+        KERAS_FIT_CALLBACK,
+        full_marks(A, train_tests=0, results_tests=0),
+        outcome="the whole pipeline stopped in step 6 (train): TypeError: Value passed to parameter 'indices' has "
+        "DataType float32",
+        about="functional model, own loss function, tf.keras.metrics accuracy, compile + fit with a per-batch callback: "
+        "fit's logs are running means (step 6), and fit hands the loss float32 labels (the pipeline stops)",
+        says={"train": "the logs['loss'] that Keras fit hands a callback is the mean over the epoch so far"},
+    ),
+    Sample(
+        "subclassed_softmax",
+        SUBCLASSED_SOFTMAX,
+        full_marks(A, build_model_tests=0, make_loss_and_optimizer_tests=0, accuracy_tests=0),
+        about="subclassed model ending in softmax (step 3), SparseCategoricalCrossentropy() expecting probabilities "
+        "(step 4), one metric object for every call (step 5: a running total); trains well",
+        says={
+            "build_model": "logits — expected raw logits (no softmax: the loss applies it), found probabilities",
+            "make_loss_and_optimizer": "your loss expects probabilities (the output of a softmax",
+            "accuracy": "a metric object (tf.keras.metrics, torchmetrics) keeps a running total across calls",
+        },
+    ),
+    Sample(
+        "sequential_train_on_batch",
+        SEQUENTIAL_TRAIN_ON_BATCH,
+        full_marks(A, results_tests=0),
+        outcome="Each step passes on the course's inputs, but together they fail here: step 4 (make_loss_and_optimizer) "
+        "and step 6 (train) clash",
+        about="Sequential model, own loss function, compile + train_on_batch: each passes, together they stop (float32 labels)",
     ),
     Sample("unfilled", {}, zero_marks(A), base="release", about="the release as handed out: every stub raises"),
 ]

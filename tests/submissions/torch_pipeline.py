@@ -170,6 +170,153 @@ def report(model, splits):
 ''',
 }
 
+# --- Idioms students copy from tutorials (issue 10) ------------------------------------------------------
+# pytorch/examples' MNIST: a model that ends in log_softmax for F.nll_loss, an accuracy counted with
+# .eq(...).sum().item(), the loops of its train() and test(). It trains well (results full), but three
+# steps break the contract where they are written: the model gives log-probabilities, not logits (step 3);
+# the loss expects them (step 4, checked on the contract's model); the accuracy is a Python float (step 5).
+EXAMPLES_MNIST = {
+    "build_model": '''
+import torch.nn.functional as F
+
+
+class MLP(nn.Module):
+    def __init__(self, input_dim, num_classes=10, hidden_units=128):
+        super().__init__()
+        self.hidden = nn.Linear(input_dim, hidden_units)
+        self.logits = nn.Linear(hidden_units, num_classes)
+
+    def forward(self, x):
+        x = self.hidden(x)
+        x = F.relu(x)
+        x = self.logits(x)
+        output = F.log_softmax(x, dim=1)
+        return output
+
+
+def build_model(input_dim, num_classes=10, hidden_units=128, seed=0):
+    torch.manual_seed(seed)
+    return MLP(input_dim, num_classes, hidden_units).to(torch_device())
+''',
+    "make_loss_and_optimizer": '''
+def make_loss_and_optimizer(model, learning_rate=1e-3):
+    return F.nll_loss, torch.optim.Adam(model.parameters(), lr=learning_rate)
+''',
+    "accuracy": '''
+def accuracy(logits, labels):
+    pred = logits.argmax(dim=1, keepdim=True)  # get the index of the max log-probability
+    return pred.eq(labels.view_as(pred)).sum().item() / len(labels)
+''',
+    "train": '''
+def train(model, loss, optimizer, batches, epochs=10):
+    device = next(model.parameters()).device
+    model.train()
+    history = []
+    for epoch in range(1, epochs + 1):
+        for batch_idx, (data, target) in enumerate(batches):
+            data, target = data.to(device), target.to(device)
+            optimizer.zero_grad()
+            output = model(data)
+            value = loss(output, target)
+            value.backward()
+            optimizer.step()
+            history.append(value.item())
+    return history
+''',
+    "report": '''
+def report(model, splits):
+    device = next(model.parameters()).device
+    model.eval()
+
+    def test(test_loader):
+        correct = 0
+        with torch.no_grad():
+            for data, target in test_loader:
+                data, target = data.to(device), target.to(device)
+                output = model(data)
+                pred = output.argmax(dim=1, keepdim=True)
+                correct += pred.eq(target.view_as(pred)).sum().item()
+        return correct / len(test_loader.dataset)
+
+    return {"train_accuracy": test(splits.train), "test_accuracy": test(splits.test)}
+''',
+}
+
+# Manual batching without a DataLoader (a re-iterable class of tensor batches, reshuffled each pass) and
+# F.cross_entropy itself as the loss: the contract met in full.
+MANUAL_BATCHES = '''
+class Batches:
+    """Mini-batches of tensors, without a DataLoader; a new order on every pass when shuffled."""
+
+    def __init__(self, x, y, batch_size, shuffle=False, seed=0):
+        self.x, self.y, self.batch_size, self.shuffle = x, y, batch_size, shuffle
+        self.generator = torch.Generator().manual_seed(seed)
+
+    def __len__(self):
+        return (len(self.x) + self.batch_size - 1) // self.batch_size
+
+    def __iter__(self):
+        n = len(self.x)
+        order = torch.randperm(n, generator=self.generator) if self.shuffle else torch.arange(n)
+        for start in range(0, n, self.batch_size):
+            rows = order[start:start + self.batch_size]
+            yield self.x[rows], self.y[rows]
+
+
+def load_and_preprocess(raw, batch_size=64, validation_size=0.1, seed=0):
+    def prepare(images, labels):
+        x = torch.tensor(images, dtype=torch.float32).reshape(len(images), -1) / 255
+        return x, torch.tensor(labels, dtype=torch.int64)
+
+    x, y = prepare(raw.x_train, raw.y_train)
+    order = torch.randperm(len(x), generator=torch.Generator().manual_seed(seed))
+    n_val = round(validation_size * len(x))
+    val, tr = order[:n_val], order[n_val:]
+    return Splits(
+        train=Batches(x[tr], y[tr], batch_size, shuffle=True, seed=seed),
+        validation=Batches(x[val], y[val], batch_size),
+        test=Batches(*prepare(raw.x_test, raw.y_test), batch_size),
+    )
+'''
+
+CROSS_ENTROPY_MANUAL_BATCHES = {
+    "load_and_preprocess": MANUAL_BATCHES,
+    "make_loss_and_optimizer": '''
+import torch.nn.functional as F
+
+
+def make_loss_and_optimizer(model, learning_rate=1e-3):
+    return F.cross_entropy, torch.optim.Adam(model.parameters(), lr=learning_rate)
+''',
+    "report": '''
+@torch.no_grad()
+def report(model, splits):
+    model.eval()
+    device = next(model.parameters()).device
+
+    def evaluate(batches):
+        correct = seen = 0
+        for x, y in batches:
+            correct += accuracy(model(x.to(device)), y.to(device)).item() * len(y)
+            seen += len(y)
+        return correct / seen
+
+    return {"train_accuracy": evaluate(splits.train), "test_accuracy": evaluate(splits.test)}
+''',
+}
+
+# Two steps that each meet the contract but clash: manual batches without len(), and a train that counts
+# its steps with len(batches) (as FUNCTIONAL_ADAM's does, on a DataLoader). Every check passes on the
+# course's inputs; the whole pipeline stops in train, and its message names the two steps.
+BATCHES_WITHOUT_LEN = {
+    "load_and_preprocess": swap(
+        MANUAL_BATCHES,
+        "    def __len__(self):\n        return (len(self.x) + self.batch_size - 1) // self.batch_size\n\n",
+        "",
+    ),
+    "train": FUNCTIONAL_ADAM["train"],
+}
+
 # --- One broken step each ------------------------------------------------------------------------------
 FLATTENED = '''
 def download(name: str = "digits") -> RawData:
@@ -273,6 +420,36 @@ SAMPLES = [
         REFERENCE_ROUTES,
         full_marks(A, build_model_tests=0, accuracy_tests=0, train_tests=0, results_tests=0),
         about="train imported from solutions, accuracy by a run-time module name, build_model through check.reference",
+    ),
+    # --- Idioms students copy (issue 10): the contract point each one breaks, where it breaks it ----------
+    Sample(
+        "examples_mnist",
+        EXAMPLES_MNIST,
+        full_marks(A, build_model_tests=0, make_loss_and_optimizer_tests=0, accuracy_tests=0),
+        about="pytorch/examples MNIST: log_softmax model (step 3: log-probabilities, not logits), F.nll_loss (step 4: "
+        "expects log-probabilities), .eq(...).sum().item() accuracy (step 5: a float, not a tensor); trains well",
+        says={
+            "build_model": "logits — expected raw logits (no log_softmax: the loss applies it), found log-probabilities",
+            "make_loss_and_optimizer": "your loss expects log-probabilities (as nll_loss does): given the log-probabilities "
+            "of these logits it gives the cross-entropy",
+            "accuracy": "accuracy type — expected a scalar tensor (torch.Tensor), found float",
+        },
+    ),
+    Sample(
+        "cross_entropy_manual_batches",
+        CROSS_ENTROPY_MANUAL_BATCHES,
+        full_marks(A),
+        about="F.cross_entropy as the loss, manual re-iterable batches of tensors without a DataLoader",
+    ),
+    Sample(
+        "batches_without_len",
+        BATCHES_WITHOUT_LEN,
+        full_marks(A, results_tests=0),
+        outcome="the whole pipeline stopped in step 6 (train): TypeError: object of type 'Batches' has no len() "
+        "(in train, line 5: `steps = epochs * len(batches)`; the cell's line 9: `history = train(model, loss, optimizer, "
+        "splits.train, epochs=HP.epochs)`). Each step passes on the course's inputs, but together they fail here: "
+        "step 2 (load_and_preprocess) and step 6 (train) clash",
+        about="manual batches without len() and a train that counts steps with len(batches): each passes, together they stop",
     ),
     # --- Not made by fills alone ---------------------------------------------------------------------
     Sample("unfilled", {}, zero_marks(A), base="release", about="the release as handed out: every stub raises"),
