@@ -5,6 +5,9 @@ The course directory is the folder holding this file (the repository root): `sou
 nbgrader reads this file when it runs from this folder; `python -m graders release` and
 the grading helpers run it from here.
 
+Formgrader shows each written answer's model answer and rubric (the source notebook's solution
+region) under the student's answer, for the grader only (graders/author/rubric.py).
+
 Student code runs in the grading kernel (`tf-pytorch-course-grading`), which the sandbox
 provisioner launches (see graders/runner/): stock `nbgrader autograde`, formgrader's Autograde
 button and `python -m graders autograde` all grade through it.
@@ -54,6 +57,9 @@ c.ClearSolutions.enforce_metadata = True
 c.ClearHiddenTests.begin_test_delimeter = "BEGIN HIDDEN TESTS"
 c.ClearHiddenTests.end_test_delimeter = "END HIDDEN TESTS"
 c.ClearHiddenTests.enforce_metadata = True
+
+# --- formgrader: the model answer and rubric under each written answer (never in the feedback) ---
+c.HTMLExporter.preprocessors = ["graders.author.rubric.ShowRubric"]
 
 # --- execution (validate, autograde) ----------------------------------------------------------
 # One sandboxed kernel grades all assignments: `python -m graders install-kernel` installs it.

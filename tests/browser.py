@@ -2,9 +2,11 @@
 
 * `find_chromium()`: the Chromium binary, installed by ``.ci/install-system-packages`` when it is
   missing and this user is root; otherwise the reason it cannot be had (the test skips).
-* `JupyterLab`: ``jupyter lab`` on a free local port with a random token, its own Jupyter
+* `launched_chromium()`: that Chromium, launched by Playwright, for a module's tests.
+* `JupyterLab`: ``python -m jupyterlab`` on a free local port with a random token, its own Jupyter
   config and runtime folders, started in a context manager and shut down (kernels included)
-  when it exits; no process it started outlives it.
+  when it exits; no process it started outlives it. `python` picks the environment it runs in
+  (default: this one), `env` adds or overrides variables (a home folder, an exchange).
 """
 
 from __future__ import annotations
@@ -64,6 +66,29 @@ def find_chromium() -> Chromium:
     return Chromium(CHROMIUM)
 
 
+@contextlib.contextmanager
+def launched_chromium():
+    """Chromium launched by Playwright (closed after the block); the test skips where Chromium is absent and
+    cannot be installed, and fails where it should be there but is not, or Playwright is missing."""
+    import pytest
+
+    found = find_chromium()
+    if found.path is None:
+        if not found.can_install:
+            pytest.skip(found.reason)
+        pytest.fail(found.reason)
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        pytest.fail("the playwright package is missing: pip install -e '.[test]' (it is a test dependency)")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(found.path), args=CHROMIUM_ARGS)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -108,10 +133,15 @@ def _alive(pid: int) -> bool:
 
 class JupyterLab:
     """``jupyter lab`` serving `root` (the working directory too, so nbgrader's server extensions
-    read ``<root>/nbgrader_config.py``), with Jupyter config/runtime folders under `state`."""
+    read ``<root>/nbgrader_config.py``), with Jupyter config/runtime folders under `state`, run by
+    `python` (its environment's JupyterLab, bin folder first on PATH) with `env` on top of ours."""
 
-    def __init__(self, root: Path, state: Path, *, start_timeout: float = 60):
+    def __init__(
+        self, root: Path, state: Path, *, start_timeout: float = 60, python: Path | None = None, env: dict | None = None
+    ):
         self.root, self.state, self.start_timeout = Path(root), Path(state), start_timeout
+        self.python = Path(python or sys.executable)
+        self.extra_env = dict(env or {})
         self.token = secrets.token_hex(16)
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
@@ -151,7 +181,7 @@ class JupyterLab:
         )
         env = dict(os.environ)
         env.pop("NBGRADER_EXCHANGE", None)  # the temp course's own .exchange
-        bin_dir = str(Path(sys.executable).parent)
+        bin_dir = str(self.python.parent)
         env.update(
             PATH=os.pathsep.join([bin_dir, env.get("PATH", "")]),  # nbgrader runs `alembic` from PATH
             JUPYTER_CONFIG_DIR=str(self.state / "config"),  # no user settings, workspaces or news prompt
@@ -159,8 +189,9 @@ class JupyterLab:
             IPYTHONDIR=str(self.state / "ipython"),
             TF_CPP_MIN_LOG_LEVEL="3",
         )
+        env.update(self.extra_env)
         command = [
-            str(Path(bin_dir) / "jupyter"), "lab",
+            str(self.python), "-m", "jupyterlab",
             "--no-browser",
             "--allow-root",  # CI runs as root
             f"--ServerApp.token={self.token}",

@@ -28,7 +28,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from browser import CHROMIUM_ARGS, JupyterLab, find_chromium
+from browser import JupyterLab, launched_chromium
 from graders.author import build
 from graders.checks import STEPS, step_label
 from submissions import Sample
@@ -75,16 +75,6 @@ def cells_where(notebook, **flags) -> list[int]:
 
 
 # ---- fixtures ------------------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def chromium() -> Path:
-    found = find_chromium()
-    if found.path is None:
-        if not found.can_install:
-            pytest.skip(found.reason)
-        pytest.fail(found.reason)
-    return found.path
 
 
 @pytest.fixture(scope="module")
@@ -147,15 +137,9 @@ def lab(course, released, tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def browser(chromium):
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        pytest.fail("the playwright package is missing: pip install -e '.[test]' (it is a test dependency)")
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=str(chromium), args=CHROMIUM_ARGS)
+def browser():
+    with launched_chromium() as launched:
         yield launched
-        launched.close()
 
 
 @pytest.fixture

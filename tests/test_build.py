@@ -633,7 +633,8 @@ def test_config_values(tmp_path):
 
 
 def test_config_options_exist_in_nbgrader(tmp_path):
-    """Every option set is a configurable trait of nbgrader 0.9.6 (misspelt ones are ignored silently)."""
+    """Every option set is a configurable trait of nbgrader 0.9.6 or nbconvert (misspelt ones are ignored silently)."""
+    from nbconvert.exporters import HTMLExporter
     from nbgrader.converters import Autograde
     from nbgrader.coursedir import CourseDirectory
     from nbgrader.exchange.default.exchange import Exchange
@@ -643,7 +644,7 @@ def test_config_options_exist_in_nbgrader(tmp_path):
 
     classes = {
         c.__name__: c
-        for c in (CourseDirectory, Exchange, ClearHiddenTests, ClearSolutions, Execute, Autograde, SandboxProvisioner)
+        for c in (CourseDirectory, Exchange, ClearHiddenTests, ClearSolutions, Execute, Autograde, SandboxProvisioner, HTMLExporter)
     }
     config = load_config(REPO, {"NBGRADER_EXCHANGE": str(tmp_path)})  # no .exchange/ in the repository
     assert set(config) <= set(classes)

@@ -1,10 +1,8 @@
 """The students' install, for real: the wheel of ``python -m graders student-wheel`` in a fresh venv without `solutions`.
 
-The venv reuses this venv's third-party packages through a .pth file naming its site-packages:
-a path line in a .pth is added to sys.path without processing that folder's own .pth files, so
-the editable install of this checkout (`course`, `graders`, `solutions`) does not leak in; the
-tests check that. The wheel is installed with ``--no-deps``, the course kernel with
-``python -m graders install-kernel``, and every notebook runs in that venv's kernel, each
+The venv (tests/student_env.py) reuses this venv's third-party packages through a .pth file; the
+editable install of this checkout (`course`, `graders`, `solutions`) does not leak in: the tests
+check that. Every notebook runs in that venv's kernel, each
 release notebook filled with the course's solution code (`submissions.Sample.notebook`): the
 self-checks pass on the student's own steps. A torch notebook whose build_model raises shows
 the ✗ of step 3, and "fix step 3 first" in the steps whose checks build a model with it.
@@ -14,63 +12,25 @@ Slow: five notebooks (two at a time, one kernel each), about 40 s on two cores.
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
-import sysconfig
 from pathlib import Path
 
 import nbformat
 import pytest
 from nbgrader import utils
 
-from submissions import ASSIGNMENTS, REPO, Sample, reference_cell, swap
+from student_env import KERNEL, StudentEnv, make_student_env
+from submissions import ASSIGNMENTS, Sample, reference_cell, swap
 
 pytestmark = pytest.mark.slow
 
-KERNEL = "tf-pytorch-course"
 BROKEN = "torch_pipeline_broken"  # build_model raises AttributeError
 PROBE = "import importlib.util, sys\nprint(sys.executable, importlib.util.find_spec('solutions'))"
 
 
-class StudentEnv:
-    """A venv holding the students' wheel (and, through a .pth file, this venv's third-party packages)."""
-
-    def __init__(self, root: Path):
-        self.root, self.venv = root, root / "venv"
-        self.python = self.venv / "bin" / "python"
-        self.env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
-        self.env |= {"JUPYTER_PATH": str(self.venv / "share" / "jupyter"), "JUPYTER_DATA_DIR": str(root / "jupyter-data")}
-
-    def run(self, *args, check: bool = True, cwd: Path | None = None) -> subprocess.CompletedProcess:
-        """Run this venv's Python (in a folder of its own: never the checkout, whose `solutions` `-m` would find)."""
-        return subprocess.run(
-            [str(self.python), *args], cwd=cwd or self.root, env=self.env, capture_output=True, text=True, check=check
-        )
-
-
-def run_checked(command: list, **kwargs) -> subprocess.CompletedProcess:
-    done = subprocess.run(command, capture_output=True, text=True, **kwargs)
-    assert done.returncode == 0, f"{command}: exit {done.returncode}\n{done.stdout}\n{done.stderr}"
-    return done
-
-
 @pytest.fixture(scope="module")
 def student(tmp_path_factory) -> StudentEnv:
-    env = StudentEnv(tmp_path_factory.mktemp("student"))
-    built = run_checked([sys.executable, "-m", "graders", "student-wheel", "--dist", str(env.root / "dist")], cwd=REPO)
-    wheel = Path(built.stdout.strip().splitlines()[-1])
-    assert wheel.name == "tf_pytorch_course_student-0.1.0-py3-none-any.whl", wheel
-    run_checked([sys.executable, "-m", "venv", "--without-pip", str(env.venv)], cwd=env.root)
-    site = Path(env.run("-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])").stdout.strip())
-    staff = dict.fromkeys(sysconfig.get_paths()[key] for key in ("purelib", "platlib"))
-    (site / "staff-packages.pth").write_text("".join(f"{path}\n" for path in staff))
-    run_checked(
-        [sys.executable, "-m", "pip", "--python", str(env.python), "install", "--quiet", "--no-deps", "--no-index", str(wheel)],
-        cwd=env.root,
-    )
-    env.run("-m", "graders", "install-kernel")
-    return env
+    return make_student_env(tmp_path_factory.mktemp("student"))
 
 
 @pytest.fixture(scope="module")

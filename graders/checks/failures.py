@@ -3,10 +3,14 @@
     step 3 (build_model): logits shape — expected (32, 10), found (32, 9). Look at: the size of the last layer.
 
 Messages name the step, what was checked, what was expected and found, and where to look;
-they never show solution code.
+they never show solution code. Where a hidden test raises one (the autograded notebook, so
+formgrader and the student's feedback), IPython shows that message alone, wrapped to fit the
+page, not the grader's stack and source (`CheckFailed._render_traceback_`).
 """
 
 from __future__ import annotations
+
+import textwrap
 
 STEPS = (
     "download",
@@ -21,6 +25,7 @@ STEPS = (
 """The pipeline steps in order (numbered from 1), then the graded `results` cell."""
 
 _ABSENT = object()
+SHOWN_WIDTH = 96  # characters per line of a failure as IPython shows it (the feedback page does not wrap)
 
 
 def step_label(step: str | None) -> str:
@@ -87,6 +92,17 @@ class CheckFailed(AssertionError):
 
     def __str__(self) -> str:
         return self.message
+
+    def _render_traceback_(self) -> list[str]:
+        """The lines IPython shows for this exception instead of a traceback: its name, then each failure
+        with a ✗, wrapped at SHOWN_WIDTH. The stack would be the grader's code, of no use to the student."""
+        lines = [f"\x1b[0;31m{type(self).__name__}\x1b[0m: a hidden test failed"]
+        for failure in self.failures:
+            lines += textwrap.wrap(
+                failure.line(), SHOWN_WIDTH, initial_indent="✗ ", subsequent_indent="  ",
+                break_long_words=False, break_on_hyphens=False,
+            )
+        return lines
 
     @classmethod
     def combine(cls, failures: list[CheckFailed]) -> CheckFailed:
