@@ -33,7 +33,7 @@ from graders.author.build import nbgrader_env
 from graders.runner import batch as ag
 from graders.runner.gradebook import NBGRADER, Recorder, generate_feedback
 from graders.author import build
-from submissions import ASSIGNMENTS, Sample, graded_cells, manual_cells, new_course, samples
+from submissions import ASSIGNMENTS, Sample, full_marks, graded_cells, manual_cells, new_course, samples
 from observed import cell_text, processes_with
 from submissions.attacks import MARKER
 
@@ -209,6 +209,25 @@ def test_outcomes_say_what_happened(graded: Graded, number: int):
         if outcomes[s.name].graded != s.graded or (s.outcome not in outcomes[s.name].message and not (stock and not s.graded))
     ]
     assert not wrong, "\n".join(wrong)
+
+
+@pytest.mark.parametrize("number", range(1, PASSES + 1))
+def test_a_pipeline_that_stops_after_green_steps_says_they_clash(graded: Graded, number: int):
+    """A sample whose step checks all earn full marks, but whose whole pipeline stops, is told that the steps
+    pass alone and fail together, never to fix a check that passed."""
+    top = full_marks(graded.assignment)
+    steps = [grade_id for grade_id in top if grade_id.endswith("_tests") and grade_id != "results_tests"]
+    green = [s for s in graded.bank if s.kind == "fills" and all(s.expected.get(g) == top[g] for g in steps)]
+    outcomes = graded.passes[number - 1].outcomes
+    stopped = [s.name for s in green if "the whole pipeline stopped" in outcomes[s.name].message]
+    unexplained = [
+        f"{name}: {outcomes[name].message!r}"
+        for name in stopped
+        if "together they fail here" not in outcomes[name].message or "whose self-check failed" in outcomes[name].message
+    ]
+    assert not unexplained, "\n".join(unexplained)
+    if graded.assignment in ("tf2_pipeline", "torch_pipeline"):  # the bank holds a clash in each
+        assert stopped, f"no sample of {graded.assignment} stops its pipeline after green steps"
 
 
 def test_unfilled_release_says_not_implemented_for_every_step(graded: Graded):
