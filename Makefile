@@ -13,7 +13,10 @@ $(INSTALLED): pyproject.toml
 	$(BIN)/python -m graders install-kernel
 	touch $@
 
+# Byte-compile the course's own packages (an editable install is not): a sandboxed kernel cannot
+# write their .pyc files, so it would compile them again for every notebook it grades.
 setup: $(INSTALLED)
+	$(BIN)/python -m compileall -q course graders solutions
 
 # On a machine with an NVIDIA GPU: CUDA-enabled TensorFlow beside PyTorch (gigabytes of CUDA libraries).
 gpu: setup
