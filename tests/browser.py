@@ -2,7 +2,7 @@
 
 * `find_chromium()`: the Chromium binary, installed by ``.ci/install-system-packages`` when it is
   missing and this user is root; otherwise the reason it cannot be had (the test skips).
-* `launched_chromium()`: that Chromium, launched by Playwright, for a module's tests.
+* `launched_chromium()`: that Chromium, launched by Playwright (the `browser` fixture of conftest.py).
 * `JupyterLab`: ``python -m jupyterlab`` on a free local port with a random token, its own Jupyter
   config and runtime folders, started in a context manager and shut down (kernels included)
   when it exits; no process it started outlives it. `python` picks the environment it runs in

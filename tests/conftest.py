@@ -1,4 +1,4 @@
-"""Shared test set-up: quiet TensorFlow, the real MNIST test set, GPU-only tests, a PostgreSQL server."""
+"""Shared test set-up: quiet TensorFlow, the real MNIST test set, GPU-only tests, a PostgreSQL server, Chromium."""
 
 import os
 from pathlib import Path
@@ -47,3 +47,12 @@ def postgres():
         pytest.skip("PostgreSQL is not installed (no /usr/lib/postgresql/*/bin/initdb): run .ci/install-system-packages as root")
     with pg.running(binaries) as server:
         yield server
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Debian's Chromium, launched by Playwright for one module's tests (tests/browser.py)."""
+    from browser import launched_chromium
+
+    with launched_chromium() as launched:
+        yield launched

@@ -28,7 +28,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from browser import JupyterLab, launched_chromium
+from browser import JupyterLab
 from graders.author import build
 from graders.checks import STEPS, step_label
 from submissions import Sample
@@ -134,12 +134,6 @@ def lab(course, released, tmp_path_factory):
         yield server
         server.remember_children()  # the kernels the notebooks started
     assert server.leftovers() == [], f"processes left after the server shut down: {server.leftovers()}"
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with launched_chromium() as launched:
-        yield launched
 
 
 @pytest.fixture

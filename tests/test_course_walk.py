@@ -48,7 +48,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from browser import JupyterLab, launched_chromium
+from browser import JupyterLab
 from student_env import make_student_env, with_jupyter_files
 from submissions import REPO, fill, reference_cell, reference_fills, swap
 
@@ -136,12 +136,6 @@ def walk(tmp_path_factory):
             server.stop()
     for server in (ta, student):
         assert server.leftovers() == [], f"processes left after the server shut down: {server.leftovers()}"
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with launched_chromium() as launched:
-        yield launched
 
 
 def _context(browser):

@@ -17,29 +17,33 @@ import os
 import nbformat
 from nbconvert.preprocessors import Preprocessor
 from nbgrader.coursedir import CourseDirectory
+from nbgrader.utils import is_grade, is_solution
 
-BEGIN, END = "### BEGIN SOLUTION", "### END SOLUTION"
+from graders.author.build import BEGIN_SOLUTION, END_SOLUTION
+
 TITLE = "**Model answer and rubric** (from the source notebook; shown to graders only, never in the feedback)"
 
 
 def solution_region(source: str) -> str:
     """The text between the BEGIN/END SOLUTION lines of a source cell ('' without them)."""
     lines = source.split("\n")
-    begins = [i for i, line in enumerate(lines) if line.strip() == BEGIN]
-    ends = [i for i, line in enumerate(lines) if line.strip() == END]
+    begins = [i for i, line in enumerate(lines) if line.strip() == BEGIN_SOLUTION]
+    ends = [i for i, line in enumerate(lines) if line.strip() == END_SOLUTION]
     if not begins or not ends or ends[0] < begins[0]:
         return ""
     return "\n".join(lines[begins[0] + 1 : ends[0]]).strip("\n")
 
 
+def is_written_answer(cell) -> bool:
+    """A manually graded markdown answer: a graded solution cell of markdown."""
+    return cell.cell_type == "markdown" and is_grade(cell) and is_solution(cell)
+
+
 def written_answers(notebook) -> dict[str, str]:
     """grade id -> model answer and rubric, for every manually graded markdown answer of a source notebook."""
-    found = {}
-    for cell in notebook.cells:
-        meta = cell.get("metadata", {}).get("nbgrader", {})
-        if cell.cell_type == "markdown" and meta.get("grade") and meta.get("solution"):
-            found[meta["grade_id"]] = solution_region(cell.source)
-    return found
+    return {
+        cell.metadata.nbgrader.grade_id: solution_region(cell.source) for cell in notebook.cells if is_written_answer(cell)
+    }
 
 
 def as_quote(text: str) -> str:
@@ -68,12 +72,12 @@ class ShowRubric(Preprocessor):
         cells = []
         for cell in nb.cells:
             cells.append(cell)
-            meta = cell.get("metadata", {}).get("nbgrader", {})
-            if not (cell.cell_type == "markdown" and meta.get("grade") and meta.get("solution")):
+            if not is_written_answer(cell):
                 continue
-            text = answers.get(meta.get("grade_id"))
+            grade_id = cell.metadata.nbgrader.grade_id
+            text = answers.get(grade_id)
             if text:
-                cells.append(nbformat.v4.new_markdown_cell(as_quote(text), metadata={"course": {"rubric": meta["grade_id"]}}))
+                cells.append(nbformat.v4.new_markdown_cell(as_quote(text), metadata={"course": {"rubric": grade_id}}))
             elif missing:
                 cells.append(nbformat.v4.new_markdown_cell(missing))
         nb.cells = cells
