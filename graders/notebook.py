@@ -86,6 +86,11 @@ class CheckSettings:
     max_test: int | None = None
     min_accuracy: float = 0.9
 
+    def head(self, raw: RawData) -> RawData:
+        """`raw` cut to at most max_train training and max_test test images."""
+        train, test = slice(self.max_train), slice(self.max_test)
+        return RawData(raw.x_train[train], raw.y_train[train], raw.x_test[test], raw.y_test[test])
+
 
 SETTINGS = {
     "digits": CheckSettings(),  # reference: ~0.95 test accuracy after 3 epochs (108 steps)
@@ -456,10 +461,7 @@ class StepChecks:
     @property
     def train_raw(self) -> RawData:
         """The data the training checks use: at most max_train / max_test images of `raw`."""
-        s, raw = self.settings, self.raw
-        return RawData(
-            raw.x_train[: s.max_train], raw.y_train[: s.max_train], raw.x_test[: s.max_test], raw.y_test[: s.max_test]
-        )
+        return self.settings.head(self.raw)
 
     @property
     def input_dim(self) -> int:
@@ -724,13 +726,14 @@ class StepChecks:
             if number == 0:
                 r.check(a.check_metric_type, value, fatal=False)
             start = len(r.failures)
-            r.check(checks.check_metric, a.to_numpy(value), case, fatal=False)
-            if number == 0 and _is_number(a.to_numpy(value)):  # the same answer again, after another call
+            found = a.to_numpy(value)
+            r.check(checks.check_metric, found, case, fatal=False)
+            if number == 0 and _is_number(found):  # the same answer again, after another call
                 between = checks.CASES[1]
                 r.call(f"your accuracy on {between.name}", a.metric_value, accuracy, between.logits, between.labels)
                 again = r.call(f"your accuracy on {case.name}", a.metric_value, accuracy, case.logits, case.labels)
                 try:
-                    checks.check_same_answer(a.to_numpy(value), a.to_numpy(again), case, between)
+                    checks.check_same_answer(found, a.to_numpy(again), case, between)
                 except CheckFailed as failure:  # a running total: the wrong values above are its doing
                     del r.failures[start:]
                     r.fail(failure)
@@ -856,7 +859,7 @@ class StepChecks:
     guard = staticmethod(guard)
 
     # -- when the whole-pipeline cell stops -------------------------------------------------------
-    def explain_stop(self, what: str, error: BaseException, watch: Watch | None = None) -> str:
+    def explain_stop(self, what: str, error: BaseException, watch: Watch) -> str:
         """The guard's line for an error that stopped `what` (the whole pipeline): where, and what to do.
 
         Where: the step the cell was running, the student's line the error came from, the cell's line.
@@ -899,20 +902,18 @@ class StepChecks:
             text += f". Look at what your earlier steps hand your {step}"
         return text + known
 
-    def _clash(self, step: str, namespace: dict, watch: Watch | None) -> str | None:
+    def _clash(self, step: str, namespace: dict, watch: Watch) -> str | None:
         """The earlier step whose result `step` cannot take: the cell's steps run (one epoch) with the student's
         functions, which fails at `step`, then with each of the steps that feed it swapped for the course's in
         turn, until one run passes. None without the reference, or when no swap helps."""
         if self.reference is None:
             return None
-        wrap = watch.wrap if watch is not None else (lambda function: function)
-        own = {name: wrap(namespace[name]) for name in STEPS[:-1] if callable(namespace.get(name))}
+        own = {name: watch.wrap(namespace[name]) for name in STEPS[:-1] if callable(namespace.get(name))}
         if len(own) < len(STEPS) - 1 or self._together(own, step) is None:
             return None
         course = vars(self.reference)
         for candidate in PIPELINE_INPUTS[step]:
-            allowing = watch.allowing(course[candidate]) if watch is not None else contextlib.nullcontext()
-            with allowing:  # the student's code may run the course's step that the check swapped in
+            with watch.allowing(course[candidate]):  # the student's code may run the course's step swapped in
                 if self._together(own | {candidate: course[candidate]}, step) is None:
                     return candidate
         return None
@@ -925,8 +926,8 @@ class StepChecks:
             with quiet(a), contextlib.redirect_stdout(io.StringIO()):
                 a.seed(self.seed)
                 raw = functions["download"](self.dataset)
-                if s.max_train is not None and isinstance(raw, RawData):
-                    raw = RawData(raw.x_train[: s.max_train], raw.y_train[: s.max_train], raw.x_test[: s.max_test], raw.y_test[: s.max_test])
+                if isinstance(raw, RawData):
+                    raw = s.head(raw)
                 splits = functions["load_and_preprocess"](
                     raw, batch_size=hp.batch_size, validation_size=hp.validation_size, seed=hp.seed
                 )

@@ -26,8 +26,9 @@ CUINIT_FAILED = "failed call to cuInit"  # CUDA found no usable GPU
 
 
 @contextlib.contextmanager
-def fd2_filtered(drop: Callable[[str], bool]):
-    """Hold what is written to file descriptor 2 meanwhile; then write back to it every line but those `drop` accepts."""
+def fd2_filtered(drop: Callable[[str], bool] | None):
+    """Hold what is written to file descriptor 2 meanwhile; then write back to it every line but those `drop`
+    accepts (none when `drop` is None)."""
     try:
         sys.stderr.flush()
         saved = os.dup(2)
@@ -42,17 +43,19 @@ def fd2_filtered(drop: Callable[[str], bool]):
             finally:
                 sys.stderr.flush()
                 os.dup2(saved, 2)
-                sink.seek(0)
-                kept = [line for line in sink.read().decode(errors="replace").splitlines(keepends=True) if not drop(line)]
-                if kept:
-                    os.write(2, "".join(kept).encode())
+                if drop is not None:
+                    sink.seek(0)
+                    text = sink.read().decode(errors="replace")
+                    kept = [line for line in text.splitlines(keepends=True) if not drop(line)]
+                    if kept:
+                        os.write(2, "".join(kept).encode())
     finally:
         os.close(saved)
 
 
 def fd2_silenced():
     """Send file descriptor 2 (C++ logs of TensorFlow and PyTorch) to a scratch file meanwhile."""
-    return fd2_filtered(lambda line: True)
+    return fd2_filtered(None)
 
 
 @contextlib.contextmanager
