@@ -31,18 +31,14 @@ sys.path.insert(0, str(REPO / "tests"))  # the sample bank
 from graders.author import build  # noqa: E402
 from graders.runner.batch import autograde, default_jobs, gpu_ids  # noqa: E402
 from graders.runner.gradebook import NBGRADER, Recorder  # noqa: E402
-from submissions import samples  # noqa: E402
+from submissions import new_course, samples  # noqa: E402
 
 MIX = ("reference", "sequential_sgd", "functional_adam", "nine_classes", "no_optimizer_step", "unfilled")
 
 
 def make_course(root: Path, assignment: str, students: int) -> None:
     """A course directory with the assignment released and `students` submissions from the bank."""
-    root.mkdir(parents=True)
-    shutil.copy(REPO / "nbgrader_config.py", root / "nbgrader_config.py")
-    for folder in ("source", "release"):
-        shutil.copytree(REPO / folder / assignment, root / folder / assignment)
-    build.release(assignment, course_root=root)
+    build.release(assignment, course_root=new_course(root, assignment))
     bank = {sample.name: sample for sample in samples(assignment)}
     for number in range(students):
         sample = bank[MIX[number % len(MIX)]]

@@ -165,7 +165,7 @@ def _progress_bar(what: str):
 
 
 def _run_autograde(args) -> int:
-    from graders.runner.batch import autograde, scores
+    from graders.runner.batch import autograde
     from graders.runner.gradebook import GradebookUnavailable, Recorder, display_url
     from graders.runner.sandbox import SandboxUnavailable
 
@@ -180,13 +180,14 @@ def _run_autograde(args) -> int:
             )
     except (SandboxUnavailable, GradebookUnavailable) as error:
         raise UsageError(str(error)) from None
-    table = scores(root, args.assignment)
+    recorder = Recorder(root)
+    table = recorder.scores(args.assignment)
     for outcome in outcomes:
         cells = table.get(outcome.student, {})
         earned, available = sum(s for s, _ in cells.values()), sum(m for _, m in cells.values())
         status = outcome.message if outcome.graded else f"NOT GRADED: {outcome.message}"
         print(f"{outcome.student:<24} {earned:>6g} / {available:<6g} {outcome.seconds:6.1f} s  {status}")
-    gradebook = display_url(Recorder(root).coursedir.db_url)
+    gradebook = display_url(recorder.coursedir.db_url)
     print(f"{sum(o.graded for o in outcomes)} of {len(outcomes)} submissions graded into {gradebook}")
     return 0 if all(o.graded for o in outcomes) else 1
 

@@ -29,6 +29,7 @@ from types import CodeType
 
 from graders.checks.failures import CheckFailed
 
+USES_REFERENCE = "uses the reference solution"  # how a failure names a step that ran reference code
 REFERENCE_MODULES = (
     "solutions.tf1_pipeline",
     "solutions.tf2_pipeline",
@@ -192,7 +193,7 @@ class Watch:
         """What to fail the step `label` ('step 6 (train)') with: it used reference code, or switched the watch off."""
         if self.used:
             return ReferenceUsed(
-                f"{label} uses the reference solution ({', '.join(self.used)}): a graded step must be the "
+                f"{label} {USES_REFERENCE} ({', '.join(self.used)}): a graded step must be the "
                 "student's own code, so this step scores 0."
             )
         if self.tampered:

@@ -116,7 +116,7 @@ def stock_outcome(course: Path, assignment: str, student: str) -> ag.Outcome:
     path = course / "autograded" / student / assignment / f"{assignment}.ipynb"
     if not path.is_file():
         return ag.Outcome(student, False, "stock nbgrader wrote no autograded notebook", 0.0)
-    notes = ag.notes({assignment: path.read_text(encoding="utf-8")})
+    notes = ag.notes({assignment: nbformat.read(path, as_version=4)})
     return ag.Outcome(student, True, "; ".join(["graded", *notes]), 0.0)
 
 

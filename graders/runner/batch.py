@@ -23,15 +23,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import nbformat
+from nbformat import NotebookNode
 from traitlets.config import Config
 
+from graders.reference_code import USES_REFERENCE
 from graders.runner import sandbox
 from graders.runner.execute import stopped_notes
 from graders.runner.gradebook import Recorder
 from graders.runner.jobs import GradingJob, run_job
 from graders.runner.kernels import WarmKernels, warm_up_code
 
-REFERENCE_USE = "uses the reference solution"  # what the hidden checks say of a step that calls the reference
 GUARD_STOP = re.compile(r"✗ .+? stopped\b")  # what graders.notebook.guard prints when the block it guards stops
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS")
 
@@ -60,17 +61,16 @@ def gpu_ids() -> list[str]:
     return listing.stdout.split() if listing.returncode == 0 else []
 
 
-def notes(result_notebooks: dict[str, str]) -> list[str]:
+def notes(result_notebooks: dict[str, NotebookNode]) -> list[str]:
     """What the TA should know of an executed submission: limits hit, cells stopped, reference code used, and
     where a guarded cell (the whole pipeline) stopped: it says why the results scored what they did."""
     found = []
-    for name, text in sorted(result_notebooks.items()):
-        notebook = nbformat.reads(text, as_version=4)
+    for name, notebook in sorted(result_notebooks.items()):
         found += stopped_notes(notebook, f"{name}.ipynb")
         for cell in notebook.cells:
             guarded = cell.get("cell_type") == "code" and ".guard(" in cell.get("source", "")
             for output in cell.get("outputs", []):
-                line = next((ln for ln in str(output.get("evalue", "")).splitlines() if REFERENCE_USE in ln), None)
+                line = next((ln for ln in str(output.get("evalue", "")).splitlines() if USES_REFERENCE in ln), None)
                 if output.get("output_type") == "error" and line:
                     found.append(line.strip().removeprefix("✗ "))
                 if guarded and output.get("output_type") == "stream" and output.get("name") == "stderr":
@@ -194,11 +194,13 @@ def _record(recorder: Recorder, assignment: str, student: str, future) -> Outcom
         first = str(error).strip().splitlines()[0] if str(error).strip() else ""
         return Outcome(student, False, f"grading job failed: {type(error).__name__}: {first}", 0.0)
     seconds = result.seconds
-    written = recorder.record(assignment, student, result)
+    executed = {name: nbformat.reads(text, as_version=4) for name, text in result.notebooks.items()}
+    said = notes(executed)  # before the record, whose preprocessors may change the outputs it shares
+    written = recorder.record(assignment, student, executed)
     if not written["success"]:
         errors = [line for line in written.get("log", "").splitlines() if line.startswith("[ERROR]")]
         return Outcome(student, False, (errors or ["nbgrader could not record the result"])[0], seconds)
-    return Outcome(student, True, "; ".join(["graded", *notes(result.notebooks)]), seconds, result.timings)
+    return Outcome(student, True, "; ".join(["graded", *said]), seconds, result.timings)
 
 
 def scores(course_dir: str | Path, assignment: str) -> dict[str, dict[str, tuple[float, float]]]:

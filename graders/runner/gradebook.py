@@ -27,7 +27,7 @@ from pathlib import Path
 import nbformat
 from nbformat import NotebookNode
 
-from graders.runner.jobs import MAX_FILES_BYTES, GradingJob, JobResult
+from graders.runner.jobs import MAX_FILES_BYTES, GradingJob
 
 NBGRADER = [sys.executable, "-m", "nbgrader"]
 #: The config sections a worker needs to execute notebooks as this course does.
@@ -135,7 +135,7 @@ class Recorder:
         """Why the submission cannot be graded: corrupt notebooks, files too large (empty: it can)."""
         folder = self.submission_folder(assignment, student)
         found = [p for notebook in sorted(folder.glob("*.ipynb")) if (p := notebook_problem(notebook))]
-        size = sum(len(data) for data in self._files(assignment, student).values())
+        size = sum(path.stat().st_size for path in self._file_paths(assignment, student).values())
         if size > MAX_FILES_BYTES:
             found.append(f"the submission's other files hold {size >> 20} MiB, more than {MAX_FILES_BYTES >> 20} MiB")
         return found
@@ -169,16 +169,21 @@ class Recorder:
         """The course's settings for executing notebooks (kernel, timeouts, sandbox), as plain dicts."""
         return {section: dict(self.config[section]) for section in EXECUTION_SECTIONS if section in self.config}
 
-    def _files(self, assignment: str, student: str) -> dict[str, bytes]:
-        """The working folder's other files, as nbgrader lays them out: the submission's, then the assignment's given files."""
+    def _file_paths(self, assignment: str, student: str) -> dict[str, Path]:
+        """The working folder's other files, as nbgrader lays them out (relative name -> path): the submission's,
+        then the assignment's given files."""
         from nbgrader.utils import find_all_files
 
-        files = {}
+        paths = {}
         source = self.coursedir.format_path(self.coursedir.source_directory, ".", assignment)
         for folder in (self.submission_folder(assignment, student), Path(source)):
             for path in find_all_files(str(folder), self.coursedir.ignore + ["*.ipynb", "timestamp.txt"]):
-                files[str(Path(path).relative_to(folder))] = Path(path).read_bytes()
-        return files
+                paths[str(Path(path).relative_to(folder))] = Path(path)
+        return paths
+
+    def _files(self, assignment: str, student: str) -> dict[str, bytes]:
+        """The contents of `_file_paths`."""
+        return {name: path.read_bytes() for name, path in self._file_paths(assignment, student).items()}
 
     @contextmanager
     def _gradebook_notebooks(self, assignment: str):
@@ -186,14 +191,14 @@ class Recorder:
             yield {notebook.name for notebook in gb.find_assignment(assignment).notebooks}
 
     # -- writing -------------------------------------------------------------------------------
-    def record(self, assignment: str, student: str, result: JobResult) -> dict:
-        """Write a job's result with nbgrader's Autograde; nbgrader's dict: success, log, error."""
+    def record(self, assignment: str, student: str, executed: dict[str, NotebookNode]) -> dict:
+        """Write a job's result, its executed notebooks by name, with nbgrader's Autograde; nbgrader's dict:
+        success, log, error."""
         from nbgrader.converters import Autograde
         from nbgrader.utils import capture_log, temp_attrs
 
         from graders.runner.execute import autograde_preprocessors
 
-        executed = {name: nbformat.reads(text, as_version=4) for name, text in result.notebooks.items()}
         with quiet_sqlalchemy(), temp_attrs(self.coursedir, assignment_id=assignment, student_id=student):
             converter = Autograde(coursedir=self.coursedir, config=self.config, log=self.log)
             converter.force, converter.create_student = True, True
