@@ -78,8 +78,8 @@ HP
 # %% course="tests" id="download_tests" points=1
 check.public("download", download)
 ### BEGIN HIDDEN TESTS
-from graders.notebook import grade  # imported afresh: a student cannot have replaced it
-grade("download", download)
+from graders.notebook import grade  # at grading, the grader decides this call outside the kernel
+grade("tf2", "digits", "download", download)
 ### END HIDDEN TESTS
 
 # %% [markdown]
@@ -110,8 +110,8 @@ grade("download", download)
 # %% course="tests" id="load_and_preprocess_tests" points=3
 check.public("load_and_preprocess", load_and_preprocess)
 ### BEGIN HIDDEN TESTS
-from graders.notebook import grade  # imported afresh: a student cannot have replaced it
-grade("load_and_preprocess", load_and_preprocess)
+from graders.notebook import grade  # at grading, the grader decides this call outside the kernel
+grade("tf2", "digits", "load_and_preprocess", load_and_preprocess)
 ### END HIDDEN TESTS
 
 # %% [markdown]
@@ -140,8 +140,8 @@ grade("load_and_preprocess", load_and_preprocess)
 # %% course="tests" id="build_model_tests" points=2
 check.public("build_model", build_model)
 ### BEGIN HIDDEN TESTS
-from graders.notebook import grade  # imported afresh: a student cannot have replaced it
-grade("build_model", build_model)
+from graders.notebook import grade  # at grading, the grader decides this call outside the kernel
+grade("tf2", "digits", "build_model", build_model)
 ### END HIDDEN TESTS
 
 # %% [markdown]
@@ -165,8 +165,8 @@ grade("build_model", build_model)
 # %% course="tests" id="make_loss_and_optimizer_tests" points=2
 check.public("make_loss_and_optimizer", make_loss_and_optimizer)
 ### BEGIN HIDDEN TESTS
-from graders.notebook import grade  # imported afresh: a student cannot have replaced it
-grade("make_loss_and_optimizer", make_loss_and_optimizer)
+from graders.notebook import grade  # at grading, the grader decides this call outside the kernel
+grade("tf2", "digits", "make_loss_and_optimizer", make_loss_and_optimizer)
 ### END HIDDEN TESTS
 
 # %% [markdown]
@@ -187,8 +187,8 @@ grade("make_loss_and_optimizer", make_loss_and_optimizer)
 # %% course="tests" id="accuracy_tests" points=1
 check.public("accuracy", accuracy)
 ### BEGIN HIDDEN TESTS
-from graders.notebook import grade  # imported afresh: a student cannot have replaced it
-grade("accuracy", accuracy)
+from graders.notebook import grade  # at grading, the grader decides this call outside the kernel
+grade("tf2", "digits", "accuracy", accuracy)
 ### END HIDDEN TESTS
 
 # %% [markdown]
@@ -216,8 +216,8 @@ grade("accuracy", accuracy)
 # %% course="tests" id="train_tests" points=3
 check.public("train", train)
 ### BEGIN HIDDEN TESTS
-from graders.notebook import grade  # imported afresh: a student cannot have replaced it
-grade("train", train)
+from graders.notebook import grade  # at grading, the grader decides this call outside the kernel
+grade("tf2", "digits", "train", train)
 ### END HIDDEN TESTS
 
 # %% [markdown]
@@ -238,8 +238,8 @@ grade("train", train)
 # %% course="tests" id="report_tests" points=1
 check.public("report", report)
 ### BEGIN HIDDEN TESTS
-from graders.notebook import grade  # imported afresh: a student cannot have replaced it
-grade("report", report)
+from graders.notebook import grade  # at grading, the grader decides this call outside the kernel
+grade("tf2", "digits", "report", report)
 ### END HIDDEN TESTS
 
 # %% [markdown]
@@ -275,8 +275,8 @@ with check.guard("the whole pipeline"):
 # %% course="tests" id="results_tests" points=3
 check.public_results(model)
 ### BEGIN HIDDEN TESTS
-from graders.notebook import grade  # imported afresh: a student cannot have replaced it
-grade("results", model, points=3)
+from graders.notebook import grade  # at grading, the grader decides this call outside the kernel
+grade("tf2", "digits", "results", model, points=3)
 ### END HIDDEN TESTS
 
 # %% [markdown]

@@ -45,11 +45,8 @@ def check_accuracy_at_least(name: str, value: float, minimum: float, hint: str |
 REPORT_KEYS = ("train_accuracy", "test_accuracy")
 
 
-def check_report(report, expected: dict[str, float], atol: float = 1e-3, context: str = "") -> str:
-    """Pass for a dict with float train/test accuracies in [0, 1] that equal `expected` within atol.
-
-    `context` (e.g. "with other splits") prefixes what the failure message says was checked.
-    """
+def report_values(report, context: str = "") -> dict[str, float]:
+    """The train and test accuracies of a report: a dict with float values in [0, 1]; CheckFailed otherwise."""
     prefix = f"{context}: " if context else ""
     if not isinstance(report, dict):
         raise CheckFailed(
@@ -63,20 +60,32 @@ def check_report(report, expected: dict[str, float], atol: float = 1e-3, context
         raise CheckFailed(
             f"{prefix}keys", ", ".join(REPORT_KEYS), ", ".join(map(str, report)) or "none", "the keys of the dict"
         )
+    values = {}
     for key in REPORT_KEYS:
         value = report[key]
         if not isinstance(value, (float, np.floating)):
             raise CheckFailed(f"{prefix}{key} type", "Python float", type(value).__name__, "float(...) or .item()")
-        value = as_float(key, value)
-        if not 0.0 <= value <= 1.0:
+        values[key] = as_float(key, value)
+        if not 0.0 <= values[key] <= 1.0:
             raise CheckFailed(
-                f"{prefix}{key} range", "in [0, 1]", f"{value:.4g}", "a fraction of correct examples, not a count or %"
+                f"{prefix}{key} range", "in [0, 1]", f"{values[key]:.4g}", "a fraction of correct examples, not a count or %"
             )
-        if abs(value - expected[key]) > atol:
+    return values
+
+
+def check_report(report, expected: dict[str, float], atol: float = 1e-3, context: str = "") -> str:
+    """Pass for a dict with float train/test accuracies in [0, 1] that equal `expected` within atol.
+
+    `context` (e.g. "with other splits") prefixes what the failure message says was checked.
+    """
+    prefix = f"{context}: " if context else ""
+    values = report_values(report, context)
+    for key in REPORT_KEYS:
+        if abs(values[key] - expected[key]) > atol:
             raise CheckFailed(
                 f"{prefix}{key}",
                 f"{expected[key]:.4f} (the grader's own evaluation)",
-                f"{value:.4f}",
+                f"{values[key]:.4f}",
                 "which split is evaluated, and weighting by batch size: every example counts once",
             )
-    return prefix + ", ".join(f"{key} {report[key]:.4f}" for key in REPORT_KEYS)
+    return prefix + ", ".join(f"{key} {values[key]:.4f}" for key in REPORT_KEYS)

@@ -4,6 +4,7 @@ A TF1 model is the course's ``GraphModel(graph, inputs, labels, logits, session)
 """
 
 import os
+from typing import NamedTuple
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -144,3 +145,94 @@ def metric_value(accuracy_fn, logits, labels):
         with v1.Session(graph=graph, config=tensorflow_session_config()) as session:
             return session.run(value)
     return value
+
+
+# The contract's objects, built from data (graders.checks.network's canonical weights) -----------
+class GraphModel(NamedTuple):
+    """The contract's model: a graph and the handles to feed and fetch it."""
+
+    graph: tf.Graph
+    inputs: tf.Tensor
+    labels: tf.Tensor
+    logits: tf.Tensor
+    session: v1.Session
+
+
+WEIGHTS = ("hidden/kernel", "hidden/bias", "logits/kernel", "logits/bias")
+
+
+def contract_model(weights: dict) -> GraphModel:
+    """Placeholders -> ReLU hidden -> logits in a new graph, variables `hidden/kernel` ... initialised to `weights`."""
+    graph = tf.Graph()
+    with graph.as_default():
+        inputs = v1.placeholder(tf.float32, (None, weights["hidden/kernel"].shape[0]), name="inputs")
+        labels = v1.placeholder(tf.int64, (None,), name="labels")
+        x = inputs
+        for layer, activation in (("hidden", tf.nn.relu), ("logits", None)):
+            with v1.variable_scope(layer):
+                kernel = v1.get_variable("kernel", initializer=tf.constant(weights[f"{layer}/kernel"]))
+                bias = v1.get_variable("bias", initializer=tf.constant(weights[f"{layer}/bias"]))
+            x = tf.matmul(x, kernel) + bias
+            x = activation(x) if activation else x
+        session = v1.Session(graph=graph, config=tensorflow_session_config())
+        session.run(v1.global_variables_initializer())
+    return GraphModel(graph, inputs, labels, x, session)
+
+
+def weights_of(model) -> dict:
+    with model.graph.as_default():
+        variables = {v.op.name: v for v in v1.global_variables()}
+    return dict(zip(WEIGHTS, model.session.run([variables[name] for name in WEIGHTS])))
+
+
+class Batches:
+    """Re-iterable batches of NumPy arrays, reshuffled (seeded) each pass when `shuffle`."""
+
+    def __init__(self, x, y, batch_size: int, shuffle: bool = False, seed_value: int = 0):
+        self.x, self.y, self.batch_size, self.shuffle = x, y, batch_size, shuffle
+        self._rng = np.random.default_rng(seed_value)
+
+    def __len__(self) -> int:
+        return -(-len(self.x) // self.batch_size)
+
+    def __iter__(self):
+        order = self._rng.permutation(len(self.x)) if self.shuffle else np.arange(len(self.x))
+        for start in range(0, len(order), self.batch_size):
+            rows = order[start : start + self.batch_size]
+            yield self.x[rows], self.y[rows]
+
+
+contract_batches = Batches
+
+
+def course_training(model, learning_rate: float):
+    """The loss tensor and train op that a check hands to a student's train."""
+    with model.graph.as_default():
+        loss = tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(labels=model.labels, logits=model.logits))
+        return loss, v1.train.AdamOptimizer(learning_rate).minimize(loss)
+
+
+def course_accuracy(logits, labels):
+    with logits.graph.as_default():
+        correct = tf.equal(tf.argmax(logits, axis=1), tf.cast(labels, tf.int64))
+        return tf.reduce_mean(tf.cast(correct, tf.float32))
+
+
+def loss_gradient(loss, model, logits, y) -> np.ndarray:
+    """d loss / d model.logits, with `logits` fed in place of the model's."""
+    with model.graph.as_default():
+        gradient = tf.gradients(loss, model.logits)[0] if isinstance(loss, tf.Tensor) else None
+    if gradient is None:
+        raise CheckFailed(
+            "the gradient of your loss", "a loss computed from model.logits", "a tensor that does not depend on them",
+            "build the loss on model.logits and model.labels",
+        )
+    initialize_missing(model)
+    x = np.zeros((len(y), model.inputs.shape[1]), np.float32)
+    return model.session.run(gradient, {model.inputs: x, model.labels: y, model.logits: np.asarray(logits, np.float32)})
+
+
+def optimizer_step(train_op, model, loss, x, y, gradients: dict) -> None:
+    """One run of the student's train op on the batch (x, y) (its optimizer's slots initialised first)."""
+    initialize_missing(model)
+    model.session.run(train_op, {model.inputs: x, model.labels: y})

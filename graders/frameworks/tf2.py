@@ -151,3 +151,64 @@ class LossProbe:
 
 def probe_loss(loss):
     return LossProbe(loss)
+
+
+# The contract's objects, built from data (graders.checks.network's canonical weights) -----------
+def contract_model(weights: dict):
+    """(B, D) -> ReLU hidden -> logits as a Keras Sequential of Dense layers `hidden`, `logits` holding `weights`."""
+    (d, h), c = weights["hidden/kernel"].shape, weights["logits/kernel"].shape[1]
+    model = tf.keras.Sequential(
+        [tf.keras.Input(shape=(d,)), tf.keras.layers.Dense(h, activation="relu", name="hidden"), tf.keras.layers.Dense(c, name="logits")]
+    )
+    model.set_weights([weights[name] for name in ("hidden/kernel", "hidden/bias", "logits/kernel", "logits/bias")])
+    return model
+
+
+def _variables(model) -> list:
+    hidden, logits = model.get_layer("hidden"), model.get_layer("logits")
+    return [hidden.kernel, hidden.bias, logits.kernel, logits.bias]
+
+
+def weights_of(model) -> dict:
+    names = ("hidden/kernel", "hidden/bias", "logits/kernel", "logits/bias")
+    return {name: to_numpy(variable).copy() for name, variable in zip(names, _variables(model))}
+
+
+def contract_batches(x, y, batch_size: int, shuffle: bool = False, seed: int = 0):
+    """A tf.data.Dataset of (x float32, y int64) batches, reshuffled (seeded) each epoch when `shuffle`."""
+    dataset = tf.data.Dataset.from_tensor_slices((x, y))
+    if shuffle:
+        dataset = dataset.shuffle(len(x), seed=seed, reshuffle_each_iteration=True)
+    return dataset.batch(batch_size)
+
+
+def course_training(model, learning_rate: float):
+    """The loss and optimizer that a check hands to a student's train."""
+    optimizer = tf.keras.optimizers.Adam(learning_rate)
+    optimizer.build(model.trainable_variables)
+    return tf.keras.losses.SparseCategoricalCrossentropy(from_logits=True), optimizer
+
+
+def course_accuracy(logits, labels):
+    correct = tf.equal(tf.argmax(logits, axis=1), tf.cast(labels, tf.int64))
+    return tf.reduce_mean(tf.cast(correct, tf.float32))
+
+
+def loss_gradient(loss, model, logits, y) -> np.ndarray:
+    """d loss(labels, logits) / d logits."""
+    z = tf.Variable(np.asarray(logits, np.float32))
+    with tf.GradientTape() as tape:
+        value = loss(tf.constant(y), z)
+    gradient = tape.gradient(value, z) if tf.is_tensor(value) else None
+    if gradient is None:
+        raise CheckFailed(
+            "the gradient of your loss", "a loss that TensorFlow can differentiate", type(value).__name__,
+            "compute the loss with TensorFlow operations on the logits (no .numpy() or NumPy)",
+        )
+    return to_numpy(gradient)
+
+
+def optimizer_step(optimizer, model, loss, x, y, gradients: dict) -> None:
+    """One update of `optimizer` with the given gradients (canonical layout) on the contract model's weights."""
+    names = ("hidden/kernel", "hidden/bias", "logits/kernel", "logits/bias")
+    optimizer.apply_gradients(zip([tf.constant(gradients[name]) for name in names], _variables(model)))

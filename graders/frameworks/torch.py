@@ -194,3 +194,73 @@ class LossProbe(torch.nn.Module):
 
 def probe_loss(loss):
     return LossProbe(loss)
+
+
+# The contract's objects, built from data (graders.checks.network's canonical weights) -----------
+def contract_model(weights: dict) -> torch.nn.Module:
+    """(B, D) -> ReLU hidden -> logits as standard layers (`hidden`, `relu`, `logits`) holding `weights`."""
+    from collections import OrderedDict
+
+    (d, h), c = weights["hidden/kernel"].shape, weights["logits/kernel"].shape[1]
+    model = torch.nn.Sequential(
+        OrderedDict(hidden=torch.nn.Linear(d, h), relu=torch.nn.ReLU(), logits=torch.nn.Linear(h, c))
+    )
+    with torch.no_grad():
+        for layer in ("hidden", "logits"):
+            getattr(model, layer).weight.copy_(torch.from_numpy(weights[f"{layer}/kernel"].T.copy()))
+            getattr(model, layer).bias.copy_(torch.from_numpy(weights[f"{layer}/bias"]))
+    return model.to(torch_device())
+
+
+def _layers(model):
+    return [getattr(model, "hidden"), getattr(model, "logits")]
+
+
+def weights_of(model) -> dict:
+    """The contract model's weights, canonical layout."""
+    hidden, logits = _layers(model)
+    return {
+        "hidden/kernel": to_numpy(hidden.weight).T.copy(), "hidden/bias": to_numpy(hidden.bias),
+        "logits/kernel": to_numpy(logits.weight).T.copy(), "logits/bias": to_numpy(logits.bias),
+    }
+
+
+def contract_batches(x, y, batch_size: int, shuffle: bool = False, seed: int = 0):
+    """A DataLoader of CPU tensors (x float32, y int64), reshuffled (seeded) each epoch when `shuffle`."""
+    from torch.utils.data import DataLoader, TensorDataset
+
+    generator = torch.Generator().manual_seed(seed) if shuffle else None
+    dataset = TensorDataset(torch.from_numpy(np.ascontiguousarray(x)), torch.from_numpy(np.ascontiguousarray(y)))
+    return DataLoader(dataset, batch_size, shuffle=shuffle, generator=generator)
+
+
+def course_training(model, learning_rate: float):
+    """The loss and optimizer that a check hands to a student's train."""
+    return torch.nn.CrossEntropyLoss(), torch.optim.Adam(model.parameters(), lr=learning_rate)
+
+
+def course_accuracy(logits, labels):
+    return (logits.argmax(dim=1) == labels).float().mean()
+
+
+def loss_gradient(loss, model, logits, y) -> np.ndarray:
+    """d loss(logits, labels) / d logits."""
+    device = device_of(model)
+    z = torch.tensor(np.asarray(logits, np.float32), device=device, requires_grad=True)
+    value = loss(z, torch.from_numpy(np.ascontiguousarray(y)).to(device))
+    if not isinstance(value, torch.Tensor) or not value.requires_grad:
+        raise CheckFailed(
+            "the gradient of your loss", "a tensor that autograd can differentiate", type(value).__name__,
+            "compute the loss with torch operations on the logits (no .item(), NumPy or .detach())",
+        )
+    value.backward()
+    return to_numpy(z.grad)
+
+
+def optimizer_step(optimizer, model, loss, x, y, gradients: dict) -> None:
+    """One update of `optimizer` with the given gradients (canonical layout) on the contract model's weights."""
+    optimizer.zero_grad()
+    for layer, module in zip(("hidden", "logits"), _layers(model)):
+        module.weight.grad = torch.from_numpy(gradients[f"{layer}/kernel"].T.copy()).to(module.weight.device)
+        module.bias.grad = torch.from_numpy(gradients[f"{layer}/bias"].copy()).to(module.bias.device)
+    optimizer.step()

@@ -26,8 +26,11 @@ from nbformat.v4 import new_output
 from traitlets import Integer
 
 from nbgrader.preprocessors import Execute
+from nbgrader.utils import is_grade
 
+from graders.runner.canary import refuse_failed_setup
 from graders.runner.sandbox import MiB, format_size
+from graders.runner.verdict import HiddenCall, judge_cell
 
 LIMIT_ERROR = "SubmissionLimitExceeded"
 DIED_ERROR = "KernelDied"
@@ -60,7 +63,7 @@ class SandboxedExecute(Execute):
             return cell, resources
         getattr(self.km.provisioner, "start_clock", lambda: None)()
         try:
-            super().preprocess_cell(cell, resources, index)
+            self._execute(cell, resources, index)
             if not (limit := self._limit_exceeded()):
                 return cell, resources
             self._stop(limit)  # a cap was hit (a fork failed at the task cap) but the kernel lives on
@@ -77,6 +80,21 @@ class SandboxedExecute(Execute):
         cell.outputs.append(_error(self._ename, self._ended))
         return cell, resources
 
+    def _execute(self, cell, resources, index) -> None:
+        """Run `cell` in the kernel; a hidden test cell is decided here instead (`graders.runner.verdict`)."""
+        call = HiddenCall.parse(cell.source) if is_grade(cell) else None
+        if call is None:
+            super().preprocess_cell(cell, resources, index)
+            return
+
+        def run_in_kernel(extra) -> None:  # nbclient puts the cell it ran in the notebook: put the test cell back
+            try:
+                super(SandboxedExecute, self).preprocess_cell(extra, resources, index)
+            finally:
+                self.nb.cells[index] = cell
+
+        judge_cell(run_in_kernel, call, cell, index, resources)
+
     def output(self, outs, msg, display_id, cell_index):
         content = msg.get("content", {})
         self._output_bytes += len(content.get("text", "")) + sum(len(str(v)) for v in content.get("data", {}).values())
@@ -84,6 +102,12 @@ class SandboxedExecute(Execute):
             self._stop(f"output limit ({format_size(self.output_limit)})")
             return None
         return super().output(outs, msg, display_id, cell_index)
+
+    def on_cell_executed(self, **kwargs):
+        """nbgrader's, then: a setup cell that failed on an import stops the notebook with `canary.SetupFailed`, so
+        that nbgrader records nothing for it rather than 0 (`graders.runner.canary.refuse_failed_setup`)."""
+        super().on_cell_executed(**kwargs)
+        refuse_failed_setup(self.nb, kwargs["cell_index"], kwargs["execute_reply"])
 
     # -- the kernel's end ------------------------------------------------------------------------
     def _stop(self, reason: str) -> None:

@@ -18,7 +18,7 @@
 from __future__ import annotations
 
 import functools
-import importlib.util
+import json
 import os
 import re
 import shlex
@@ -39,7 +39,10 @@ ETC_FILES = (
     "localtime", "alternatives", "fonts", "ssl", "ca-certificates",
 )
 #: The course's packages, bound read-only wherever they are installed (editable installs included).
-PACKAGES = ("course", "graders", "solutions")
+PACKAGES = ("course", "graders")
+#: Packages the grading kernel never sees: the reference answers. Where one lies inside a folder bound read-only
+#: (a non-editable install in site-packages), an empty folder covers it.
+HIDDEN_PACKAGES = ("solutions",)
 #: Environment variables that reach the sandbox (names or prefixes ending in "_"); nothing else does.
 PASSED_ENV = (
     "PATH", "LANG", "LANGUAGE", "TZ", "PYTHONHASHSEED", "MPLBACKEND", "NBGRADER_EXECUTION",
@@ -205,18 +208,73 @@ def _count(events: Path, key: str) -> int:
 
 
 # bubblewrap ---------------------------------------------------------------------------------
-def _package_dirs() -> list[str]:
-    found = []
-    for name in PACKAGES:
+#: Run by the grading kernel's interpreter, as the kernel starts (isolated: no PYTHONPATH, no user site, no
+#: working folder on sys.path): where it imports each package named in argv from, and its prefixes.
+_WHERE_IMPORTED = """
+import importlib.util, json, site, sys
+def where(name):
+    try:
         spec = importlib.util.find_spec(name)
-        if spec is not None and spec.submodule_search_locations:
-            found.extend(spec.submodule_search_locations)
-    return found
+    except (ImportError, ValueError):
+        return None
+    return None if spec is None else [str(path) for path in spec.submodule_search_locations or []]
+found = {name: where(name) for name in sys.argv[1:]}
+print(json.dumps({"packages": {k: v for k, v in found.items() if v}, "prefixes": [sys.prefix, sys.base_prefix, *site.getsitepackages()]}))
+"""
+
+
+@dataclass(frozen=True)
+class KernelImports:
+    """What the grading kernel's interpreter `python` imports: `packages`, each of PACKAGES it can import -> the
+    folders it imports it from (real paths; a package it cannot import is absent), and its `prefixes` and
+    site-packages."""
+
+    python: str
+    packages: dict[str, list[str]]
+    prefixes: list[str]
+
+
+def grading_python() -> str:
+    """The interpreter of the grading kernel: the first argument of its kernel spec (this one when there is no spec)."""
+    from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
+
+    from graders.kernel import GRADING_KERNEL_NAME
+
+    try:
+        argv = KernelSpecManager().get_kernel_spec(GRADING_KERNEL_NAME).argv
+    except NoSuchKernel:
+        return sys.executable
+    return (shutil.which(argv[0]) or argv[0]) if argv else sys.executable
+
+
+def kernel_imports(python: str | None = None) -> KernelImports:
+    """Where the grading kernel's interpreter (`python`, default `grading_python()`) imports the course's packages
+    from, asked of that interpreter itself, as the kernel will run it. The one source of truth for the packages
+    the sandbox binds (`_readable_dirs`) and for the checks that they are the ones this process uses
+    (`graders.runner.canary`, the doctor): a course folder holding its own copy of the packages, or an environment
+    installed from another checkout, cannot make the two disagree."""
+    python = python or grading_python()
+    try:
+        done = subprocess.run(
+            [python, "-I", "-c", _WHERE_IMPORTED, *PACKAGES], cwd="/", capture_output=True, text=True, timeout=60
+        )
+        found = json.loads(done.stdout) if done.returncode == 0 else {}
+    except (OSError, subprocess.TimeoutExpired, ValueError):  # no such interpreter, or it does not answer
+        found = {}
+    packages = {name: [os.path.realpath(path) for path in dirs] for name, dirs in found.get("packages", {}).items()}
+    return KernelImports(python, packages, [os.path.realpath(path) for path in found.get("prefixes", [])])
+
+
+def _package_dirs(imports: KernelImports) -> list[str]:
+    """The folders of the course's packages that the grading kernel imports (`kernel_imports`)."""
+    return [path for name in PACKAGES for path in imports.packages.get(name, [])]
 
 
 def _readable_dirs() -> list[str]:
-    """Python's prefixes, site-packages and the course's packages; never the course directory itself."""
-    candidates = {sys.base_prefix, sys.prefix, *site.getsitepackages(), *_package_dirs()}
+    """Python's prefixes and site-packages (this process's and the grading kernel's interpreter's), the course's
+    packages where the grading kernel imports them, and the dataset cache; never the course directory itself."""
+    imports = kernel_imports()
+    candidates = {sys.base_prefix, sys.prefix, *site.getsitepackages(), *imports.prefixes, *_package_dirs(imports)}
     if site.ENABLE_USER_SITE and os.path.isdir(site.getusersitepackages()):
         candidates.add(site.getusersitepackages())
     try:
@@ -262,6 +320,11 @@ def sandbox_environment(env: dict[str, str], private_dir: Path) -> dict[str, str
     }
 
 
+def _hidden_dirs(readable: list[str]) -> list[str]:
+    """The folders of HIDDEN_PACKAGES inside the folders bound read-only."""
+    return [path for base in readable for name in HIDDEN_PACKAGES if os.path.isdir(path := os.path.join(base, name))]
+
+
 def bwrap_arguments(workdir: Path, private_dir: Path, env: dict[str, str]) -> list[str]:
     """bubblewrap's options for a kernel working in `workdir`, with its sockets in `private_dir`."""
     arguments = [BWRAP, "--unshare-all", "--die-with-parent", "--hostname", "grading", "--clearenv"]
@@ -269,8 +332,11 @@ def bwrap_arguments(workdir: Path, private_dir: Path, env: dict[str, str]) -> li
         arguments += ["--cap-drop", "ALL"]
     # Later mounts cover earlier ones: the private /tmp first, so that what is bound below may live in /tmp.
     arguments += ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp", *_system_arguments(), *_gpu_arguments()]
-    for path in _readable_dirs():
+    readable = _readable_dirs()
+    for path in readable:
         arguments += ["--ro-bind", path, path]
+    for path in _hidden_dirs(readable):
+        arguments += ["--tmpfs", path]
     for path in (private_dir, workdir):
         arguments += ["--bind", str(path), str(path)]
     for key, value in sorted(sandbox_environment(env, private_dir).items()):

@@ -1,0 +1,143 @@
+"""The contract's network in NumPy: the grader's own copy, to judge weights that a student's code leaves behind.
+
+The contract model is (B, D) float32 -> ReLU hidden (H) -> (B, C) logits. Its weights travel as
+a dict of `WEIGHT_NAMES` in the canonical layout: kernels (in, out), biases (out,), whatever
+framework holds them (PyTorch's nn.Linear stores the transpose).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from graders.checks.failures import CheckFailed
+from graders.checks.loss import cross_entropy, softmax
+
+WEIGHT_NAMES = ("hidden/kernel", "hidden/bias", "logits/kernel", "logits/bias")
+
+
+def initial_weights(input_dim: int, hidden_units: int, num_classes: int, seed: int = 0) -> dict[str, np.ndarray]:
+    """Glorot-uniform kernels and zero biases, float32, seeded."""
+    rng = np.random.default_rng(seed)
+
+    def glorot(fan_in: int, fan_out: int) -> np.ndarray:
+        limit = np.sqrt(6.0 / (fan_in + fan_out))
+        return rng.uniform(-limit, limit, size=(fan_in, fan_out)).astype(np.float32)
+
+    return {
+        "hidden/kernel": glorot(input_dim, hidden_units),
+        "hidden/bias": np.zeros(hidden_units, np.float32),
+        "logits/kernel": glorot(hidden_units, num_classes),
+        "logits/bias": np.zeros(num_classes, np.float32),
+    }
+
+
+def fitted_weights(x: np.ndarray, y: np.ndarray, hidden_units: int, num_classes: int, seed: int = 0) -> dict[str, np.ndarray]:
+    """A trained-looking model in one step: random hidden layer, last layer fitted by ridge regression on one-hot labels."""
+    weights = initial_weights(x.shape[1], hidden_units, num_classes, seed)
+    hidden = np.maximum(x @ weights["hidden/kernel"], 0.0)
+    targets = np.eye(num_classes, dtype=np.float32)[y]
+    gram = hidden.T @ hidden + np.eye(hidden_units, dtype=np.float32)
+    weights["logits/kernel"] = (np.linalg.solve(gram, hidden.T @ targets) * 10.0).astype(np.float32)
+    return weights
+
+
+def forward(weights: dict[str, np.ndarray], x: np.ndarray) -> np.ndarray:
+    """Logits (B, C) of the contract model with these weights."""
+    hidden = np.maximum(np.asarray(x, np.float32) @ weights["hidden/kernel"] + weights["hidden/bias"], 0.0)
+    return hidden @ weights["logits/kernel"] + weights["logits/bias"]
+
+
+def accuracy(weights: dict[str, np.ndarray], x: np.ndarray, y: np.ndarray) -> float:
+    return float(np.mean(np.argmax(forward(weights, x), axis=1) == y))
+
+
+def loss(weights: dict[str, np.ndarray], x: np.ndarray, y: np.ndarray) -> float:
+    return cross_entropy(forward(weights, x), y)
+
+
+def logits_gradient(logits: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """d mean cross-entropy / d logits: (softmax - one-hot) / B."""
+    logits = np.asarray(logits, np.float64)
+    return (softmax(logits) - np.eye(logits.shape[1])[y]) / len(y)
+
+
+def gradients(weights: dict[str, np.ndarray], x: np.ndarray, y: np.ndarray) -> dict[str, np.ndarray]:
+    """d mean cross-entropy / d each weight, on the batch (x, y)."""
+    x = np.asarray(x, np.float64)
+    pre = x @ weights["hidden/kernel"] + weights["hidden/bias"]
+    hidden = np.maximum(pre, 0.0)
+    d_logits = logits_gradient(hidden @ weights["logits/kernel"] + weights["logits/bias"], y)
+    d_pre = (d_logits @ weights["logits/kernel"].T) * (pre > 0)
+    return {
+        "hidden/kernel": x.T @ d_pre,
+        "hidden/bias": d_pre.sum(axis=0),
+        "logits/kernel": hidden.T @ d_logits,
+        "logits/bias": d_logits.sum(axis=0),
+    }
+
+
+# Checks ----------------------------------------------------------------------------------------
+def check_weights(name: str, weights: dict, expected: dict[str, np.ndarray]) -> str:
+    """Pass when `weights` holds every weight of the contract model with its shape."""
+    for key, wanted in expected.items():
+        found = weights.get(key)
+        if found is None or np.shape(found) != wanted.shape:
+            raise CheckFailed(
+                f"{name}: {key}", f"shape {wanted.shape}", "nothing" if found is None else np.shape(found),
+                "the model handed in must keep its layers: train and update it, do not replace it",
+            )
+    return ""
+
+
+def check_loss_gradient(found, logits: np.ndarray, y: np.ndarray, hint: str) -> str:
+    """Pass when `found` is d loss / d logits of the mean cross-entropy on (logits, y)."""
+    expected = logits_gradient(logits, y)
+    found = np.asarray(found, np.float64)
+    if found.shape != expected.shape or not np.allclose(found, expected, rtol=1e-3, atol=1e-5):
+        size = f"{np.abs(found).mean():.3g}" if found.shape == expected.shape else f"shape {found.shape}"
+        raise CheckFailed(
+            "the gradient of your loss with respect to the logits",
+            f"that of the mean cross-entropy, (softmax - one-hot) / batch size (mean size {np.abs(expected).mean():.3g})",
+            size,
+            hint,
+        )
+    return "gradient as the cross-entropy's"
+
+
+def check_adam_step(before: dict, after: dict, grads: dict, learning_rate: float, hint: str) -> str:
+    """Pass when one update moved every weight as Adam's first step does: by about `learning_rate`
+    against the sign of its gradient (Adam divides by the gradient's size; SGD does not)."""
+    moved, expected = [], []
+    for key in WEIGHT_NAMES:
+        g = np.asarray(grads[key], np.float64)
+        clear = np.abs(g) > 1e-4  # Adam's epsilon blurs the step of a vanishing gradient
+        moved.append((np.asarray(after[key], np.float64) - np.asarray(before[key], np.float64))[clear])
+        expected.append(-learning_rate * np.sign(g[clear]))
+    moved, expected = np.concatenate(moved), np.concatenate(expected)
+    if not np.any(moved):
+        raise CheckFailed(
+            "one update of your optimizer", "the model's weights change", "no weight changed",
+            "the optimizer must update the parameters of the model it is given: " + hint,
+        )
+    ratio = float(np.median(np.abs(moved)) / learning_rate)
+    agree = float(np.mean(np.isclose(moved, expected, rtol=0.1, atol=learning_rate * 0.02)))
+    if agree < 0.98:
+        raise CheckFailed(
+            "one update of your optimizer",
+            f"Adam's first step: each weight moves by the learning rate ({learning_rate:g}) against its gradient",
+            f"a median step of {ratio:.3g} × the learning rate, {agree:.0%} of the weights as Adam's",
+            hint,
+        )
+    return f"Adam at learning rate {learning_rate:g}"
+
+
+def check_trained(before: float, after: float, hint: str) -> str:
+    """Pass when the grader's own loss on the training data is lower with the weights that training left."""
+    if not np.isfinite(after) or not after < before - 0.05:
+        raise CheckFailed(
+            "the grader's loss on the training data, with the weights your train left in the model",
+            f"below {before:.3f}, its value before training",
+            f"{after:.3f}",
+            hint,
+        )
+    return f"the model's loss {before:.3f} -> {after:.3f}"

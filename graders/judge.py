@@ -1,0 +1,484 @@
+"""The verdict of each pipeline step, decided from values: the grader's own inputs and figures against what came back.
+
+    case = Case("torch", "digits")
+    inputs = case.inputs("train", hidden=True)            # data only: arrays and numbers
+    observation = probe.observe("torch", "train", train, inputs, hidden=True)   # in the kernel
+    verdict = case.judge("train", inputs, observation, hidden=True)           # here: notes or failures
+
+This module needs NumPy and the course's data, never a framework or the student's objects. At
+grading it runs in the grading process (`graders.runner.verdict`), outside the sandbox, so
+nothing the kernel does can turn a failed check into a passed one: every figure a check compares
+with is the grader's own (the data, the contract model's weights in NumPy, its own accuracy of the
+weights that `train` left behind, the held-out labels, which never enter the kernel). A failure
+the kernel reports (a wrong type) only ever costs the student.
+
+Isolation: every step is judged on the course's inputs, so one wrong step costs that step only.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from graders import checks, references
+from graders.checks import CheckFailed, step_label
+from graders.checks import network
+from graders.checks.accuracy import points_for
+from graders.checks.loss import as_float
+from graders.checks.ranges import RAW_FIELDS
+from graders.observation import Observation
+from course.data import RawData, load_dataset, load_holdout
+from course.pipeline import HYPERPARAMETERS
+
+NUM_CLASSES = 10
+RESULTS_FLOOR, RESULTS_MARGIN = 0.5, 0.02  # the results scale: see graders.checks.accuracy.points_for
+
+
+@dataclass(frozen=True)
+class CheckSettings:
+    """How the checks of one dataset train: few epochs on (at most) max_train images, so they stay fast.
+
+    `min_accuracy` is what the contract model reaches on the test split (at most max_test
+    images) after `epochs` epochs with a correct loss, optimizer and training loop.
+    """
+
+    batch_size: int = 32
+    validation_size: float = 0.1
+    epochs: int = 3
+    max_train: int | None = None
+    max_test: int | None = None
+    min_accuracy: float = 0.9
+
+    def head(self, raw: RawData) -> RawData:
+        """`raw` cut to at most max_train training and max_test test images."""
+        train, test = slice(self.max_train), slice(self.max_test)
+        return RawData(raw.x_train[train], raw.y_train[train], raw.x_test[test], raw.y_test[test])
+
+
+SETTINGS = {
+    "digits": CheckSettings(),  # the contract model: ~0.95 test accuracy after 3 epochs (108 steps)
+    "mnist": CheckSettings(epochs=2, max_train=6000, max_test=2000, min_accuracy=0.85),
+    "fashion_mnist": CheckSettings(epochs=2, max_train=6000, max_test=2000, min_accuracy=0.7),
+}
+
+LOSS_HINT = (
+    "the optimizer (Adam, at the learning_rate argument), the loss (cross-entropy on logits), the parameters it updates"
+)
+LOGITS_HINTS = {
+    "tf1": "model.logits is the last layer's x @ kernel + bias, before any tf.nn.softmax or log; the loss of step 4 "
+    "(tf.nn.sparse_softmax_cross_entropy_with_logits) applies the softmax itself",
+    "tf2": "the last Dense layer has no activation (not 'softmax'), and no softmax follows it; the loss of step 4 "
+    "(SparseCategoricalCrossentropy(from_logits=True)) applies the softmax itself",
+    "torch": "forward returns the last nn.Linear's output, with no F.softmax or F.log_softmax; the loss of step 4 "
+    "(nn.CrossEntropyLoss, F.cross_entropy) applies log_softmax itself",
+}
+LOSS_ON_LOGITS = {  # the losses that take raw logits, as the contract's model gives them
+    "tf1": "tf.nn.sparse_softmax_cross_entropy_with_logits and v1.losses.sparse_softmax_cross_entropy do",
+    "tf2": "SparseCategoricalCrossentropy(from_logits=True) does",
+    "torch": "nn.CrossEntropyLoss() and F.cross_entropy do (F.nll_loss would need F.log_softmax first)",
+}
+LOSS_EXPECTS = {  # what a loss that matches the cross-entropy only on transformed logits expects
+    "log_probabilities": "log-probabilities (as nll_loss does)",
+    "probabilities": "probabilities (the output of a softmax: from_logits=False, or the log of its input)",
+}
+STEP_LOSS_HINTS = {
+    "tf2": "return the loss of each step as the loss computed it for that batch: the logs['loss'] that Keras fit "
+    "hands a callback is the mean over the epoch so far, not the batch's loss; train_on_batch or a GradientTape "
+    "step returns the batch's own",
+    "torch": "append loss.item() of each step as it is, not a running mean or a sum over the epoch",
+}
+PARAMETER_HINTS = {  # the model that build_model returns has its weights already
+    "tf1": "the layers: their weights must be trainable variables",
+    "tf2": "the weights must exist when build_model returns (optimizer.build in step 4 takes them): give the model "
+    "its input shape (tf.keras.Input(shape=(input_dim,))) or call it once on a batch; build() of a subclassed "
+    "model does not create its layers' weights",
+    "torch": "the layers: their weights must be trainable parameters",
+}
+TRAIN_HINTS = {
+    "tf1": "initialise the variables once before the loops, then run the train op with each batch fed",
+    "tf2": "compute the loss inside the GradientTape, then apply the gradients to model.trainable_variables, every batch",
+    "torch": "optimizer.zero_grad(), forward, loss, loss.backward(), optimizer.step(), in that order, every batch",
+}
+GRAPH_SHAPES = {
+    "inputs": ("the inputs placeholder: (None, input_dim), None for any batch size",),
+    "labels": ("the labels placeholder: (None,)",),
+    "logits": ("the last layer: num_classes outputs, any batch size",),
+}
+
+
+class _Stop(Exception):
+    """Ends one step's judgement after a failure that the later checks depend on."""
+
+
+@dataclass
+class Verdict:
+    """One step's verdict: what passed (notes for the ✓ line) and what failed."""
+
+    step: str
+    passed: list[str] = field(default_factory=list)
+    failures: list[CheckFailed] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.failures
+
+
+class _Judge:
+    """Runs one step's judgement over an observation: `need` a value, `kernel` its failures, `check` a value."""
+
+    def __init__(self, step: str, observation: Observation):
+        self.verdict, self.observation = Verdict(step), observation
+        self._stop_reported = False
+
+    def fail(self, failure: CheckFailed) -> None:
+        for single in failure.failures:
+            single.step = single.step or self.verdict.step
+        self.verdict.failures.append(failure)
+
+    def need(self, key: str):
+        """The observed value `key`; else the failure that stopped the kernel before it, and stop."""
+        if key in self.observation.values and self.observation.values[key] is not None:
+            return self.observation.values[key]
+        stopped = self.observation.stopped
+        if stopped and not self._stop_reported:
+            self._stop_reported = True
+            for failure in self.observation.failures_at(stopped.get("key", "")) or [_no_value(key)]:
+                self.fail(failure)
+        elif not self.verdict.failures:
+            self.fail(_no_value(key))
+        raise _Stop
+
+    def kernel(self, key: str, fatal: bool = True) -> None:
+        """Report the failures the kernel met at `key` (a wrong type); stop when there were any and `fatal`."""
+        if self.observation.stopped and self.observation.stopped.get("key") == key:
+            self.need(f"{key}:stopped")
+        failures = self.observation.failures_at(key)
+        for failure in failures:
+            self.fail(failure)
+        if failures and fatal:
+            raise _Stop
+
+    def check(self, check, *args, fatal: bool = True, **kwargs) -> str | None:
+        try:
+            note = check(*args, **kwargs)
+        except CheckFailed as failure:
+            self.fail(failure)
+            if fatal:
+                raise _Stop from None
+            return None
+        if note:
+            self.verdict.passed.append(note)
+        return note
+
+
+def _no_value(key: str) -> CheckFailed:
+    return CheckFailed(f"the grader received no {key.replace('_', ' ')} from the notebook's kernel", hint="run the notebook from its first cell")
+
+
+def _preprocess(images) -> np.ndarray:
+    return references.preprocess(np.asarray(images))
+
+
+def _is_number(value) -> bool:
+    try:
+        as_float("value", value)
+    except CheckFailed:
+        return False
+    return True
+
+
+class Case:
+    """The grader's side of one framework's checks on one dataset: the inputs it hands out, and the verdicts."""
+
+    def __init__(self, framework: str, dataset: str = "digits", seed: int = 0):
+        if dataset not in SETTINGS:
+            raise ValueError(f"unknown dataset {dataset!r}; expected one of {', '.join(SETTINGS)}")
+        self.framework, self.dataset, self.seed = framework, dataset, seed
+        self.hp, self.settings = HYPERPARAMETERS[dataset], SETTINGS[dataset]
+        self._raw = self._holdout = None
+
+    # -- the course's data ---------------------------------------------------------------------
+    @property
+    def raw(self) -> RawData:
+        if self._raw is None:
+            self._raw = load_dataset(self.dataset)
+        return self._raw
+
+    @property
+    def train_raw(self) -> RawData:
+        """The data the checks use: at most max_train / max_test images of `raw`."""
+        return self.settings.head(self.raw)
+
+    @property
+    def input_dim(self) -> int:
+        return int(np.prod(self.raw.x_train.shape[1:]))
+
+    @property
+    def fixed_batch(self) -> tuple[np.ndarray, np.ndarray]:
+        """The first `batch_size` training images, preprocessed: float32 (B, D), int64 (B,)."""
+        b = self.settings.batch_size
+        return _preprocess(self.raw.x_train[:b]), self.raw.y_train[:b].astype(np.int64)
+
+    @property
+    def holdout(self) -> tuple[np.ndarray, np.ndarray]:
+        """The graders' held-out images, preprocessed, never seen by the pipelines; their labels stay here."""
+        if self._holdout is None:
+            x, y = load_holdout(self.dataset)
+            self._holdout = _preprocess(x), np.asarray(y).astype(np.int64)
+        return self._holdout
+
+    def split(self) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+        """The contract's splits of the checks' data, preprocessed: {train, validation, test: (x, y)}."""
+        raw = self.train_raw
+        x, y = _preprocess(raw.x_train), raw.y_train.astype(np.int64)
+        order = np.random.default_rng(self.seed).permutation(len(x))
+        n_validation = round(self.settings.validation_size * len(x))
+        validation, train = order[:n_validation], order[n_validation:]
+        return {"train": (x[train], y[train]), "validation": (x[validation], y[validation]),
+                "test": (_preprocess(raw.x_test), raw.y_test.astype(np.int64))}
+
+    def initial_weights(self) -> dict[str, np.ndarray]:
+        return network.initial_weights(self.input_dim, self.hp.hidden_units, NUM_CLASSES, self.seed)
+
+    def target(self) -> float:
+        """The reference model's held-out accuracy (graders/references.json)."""
+        return float(references.reference_figures(self.dataset, self.framework)["holdout_accuracy"])
+
+    # -- inputs: what the probe gets, as data ----------------------------------------------------
+    def inputs(self, step: str, hidden: bool) -> dict[str, np.ndarray]:
+        s, hp = self.settings, self.hp
+        if step == "download":
+            return {"dataset": np.array(self.dataset)}
+        if step == "load_and_preprocess":
+            return {**dict(zip(RAW_FIELDS, self.train_raw)), "batch_size": np.array(s.batch_size),
+                    "validation_size": np.array(s.validation_size), "seed": np.array(self.seed)}
+        x, y = self.fixed_batch
+        if step == "build_model":
+            return {"input_dim": np.array(self.input_dim), "hidden_units": np.array(hp.hidden_units),
+                    "num_classes": np.array(NUM_CLASSES), "x": x, "seed": np.array(self.seed)}
+        weights = self.initial_weights()
+        if step == "make_loss_and_optimizer":
+            logits = network.forward(weights, x)
+            given = {"x": x, "y": y, "learning_rate": np.array(hp.learning_rate), "logits": logits.astype(np.float32),
+                     "log_probabilities": checks.log_softmax(logits).astype(np.float32),
+                     "probabilities": checks.softmax(logits).astype(np.float32)}
+            gradients = {f"gradient:{k}": v for k, v in self.step_gradients(weights).items()}
+            return {**weights, **given, **gradients}
+        if step == "accuracy":
+            cases = {"cases": np.array(len(checks.CASES))}
+            for number, case in enumerate(checks.CASES):
+                cases.update({f"name_{number}": np.array(case.name), f"logits_{number}": case.logits, f"labels_{number}": case.labels})
+            return cases
+        splits = self.split()
+        if step == "train":
+            return {**weights, "train_x": splits["train"][0], "train_y": splits["train"][1], "batch_size": np.array(s.batch_size),
+                    "epochs": np.array(s.epochs), "learning_rate": np.array(hp.learning_rate), "seed": np.array(self.seed)}
+        if step == "report":
+            fitted = network.fitted_weights(*splits["train"], hp.hidden_units, NUM_CLASSES, self.seed)
+            arrays = {f"{name}_{part}": array for name, pair in splits.items() for part, array in zip("xy", pair)}
+            return {**fitted, **arrays, "batch_size": np.array(s.batch_size)}
+        if step == "results":
+            return {"x": self.holdout[0]}
+        raise ValueError(f"unknown step {step!r}")
+
+    def step_gradients(self, weights: dict) -> dict[str, np.ndarray]:
+        """The gradients one optimizer update is given: in TF1 the train op computes them itself (the batch's)."""
+        if self.framework == "tf1":
+            return {k: v.astype(np.float32) for k, v in network.gradients(weights, *self.fixed_batch).items()}
+        rng = np.random.default_rng(self.seed + 1)  # clear of Adam's epsilon: sizes in [0.5, 1.5], random signs
+        return {k: (rng.choice([-1.0, 1.0], v.shape) * rng.uniform(0.5, 1.5, v.shape)).astype(np.float32) for k, v in weights.items()}
+
+    # -- verdicts ----------------------------------------------------------------------------------
+    def judge(self, step: str, inputs: dict, observation: Observation, hidden: bool) -> Verdict:
+        j = _Judge(step, observation)
+        try:
+            j.kernel("function")
+            j.kernel("unreadable")
+            getattr(self, f"_{step}")(j, inputs, hidden)
+        except _Stop:
+            pass
+        if observation.stopped and not j.verdict.failures:  # stopped where no check looked: still a failure
+            for failure in observation.failures_at(observation.stopped.get("key", "")) or [_no_value("result")]:
+                j.fail(failure)
+        return j.verdict
+
+    def _download(self, j: _Judge, inputs: dict, hidden: bool) -> None:
+        j.kernel("raw")
+        raw = RawData(*(j.need(name) for name in RAW_FIELDS))
+        expected = self.raw
+        j.check(checks.check_raw_data, raw, {f: a.shape for f, a in zip(RAW_FIELDS, expected)})
+        if hidden:
+            for name, found, wanted in zip(RAW_FIELDS, raw, expected):
+                j.check(checks.check_equal_arrays, name, found, wanted, "load the course's data with load_dataset(name)", fatal=False)
+
+    def _load_and_preprocess(self, j: _Judge, inputs: dict, hidden: bool) -> None:
+        s, raw, b = self.settings, self.train_raw, self.settings.batch_size
+        j.kernel("reiterable")
+        x, y = j.need("first_x"), j.need("first_y")
+        j.kernel("batch")
+        j.check(checks.check_shape, "x of a batch", x, (b, self.input_dim), "flatten each image to one row of H*W pixels; batch_size rows per batch")
+        j.check(checks.check_dtype, "x", x, np.float32, "cast the pixels to float32", fatal=False)
+        j.check(checks.check_normalised, "x", x, fatal=False)
+        j.check(checks.check_shape, "y of a batch", y, (b,), "one label per image", fatal=False)
+        j.check(checks.check_dtype, "y", y, np.int64, "labels as int64 (the loss and the TF1 labels placeholder need int64)", fatal=False)
+        j.check(checks.check_labels, "y", y, fatal=False)
+        counts = [int(j.need(f"count_{name}")) for name in ("train", "validation", "test")]
+        j.check(checks.check_split_sizes, counts[0], counts[1], len(raw.x_train), s.validation_size, fatal=False)
+        j.check(checks.check_count, "test", counts[2], len(raw.x_test), "the test split: every test image, once", fatal=False)
+        if hidden:
+            xt, yt, xv, yv, xs, ys = (j.need(f"{name}_{part}") for name in ("train", "validation", "test") for part in "xy")
+            j.check(checks.check_same_examples, "train + validation", np.concatenate([xt, xv]), np.concatenate([yt, yv]),
+                    _preprocess(raw.x_train), raw.y_train, fatal=False)
+            j.check(checks.check_same_examples, "test", xs, ys, _preprocess(raw.x_test), raw.y_test, fatal=False)
+            j.check(checks.check_reshuffled, "train", xt, j.need("train_x_again"), fatal=False)
+
+    def _build_model(self, j: _Judge, inputs: dict, hidden: bool) -> None:
+        d, (x, y) = self.input_dim, self.fixed_batch
+        j.kernel("model")
+        j.verdict.passed.append(str(j.need("model_type")))
+        count = int(j.need("parameter_count"))
+        shapes = {"inputs": (None, d), "labels": (None,), "logits": (None, NUM_CLASSES)}
+        for name, shape in (j.observation.values.get("static_shapes") or {}).items():
+            if name in shapes:
+                j.check(checks.check_shape, f"{name} (static)", tuple(shape), shapes[name], *GRAPH_SHAPES[name], none_is_any=False)
+        logits = j.need("logits")
+        j.check(checks.check_shape, "logits", logits, (len(x), NUM_CLASSES), "the size of the last layer: num_classes outputs")
+        j.check(checks.check_dtype, "logits", logits, np.float32, "keep the model in float32", fatal=False)
+        j.check(checks.check_finite, "logits", logits, fatal=False)
+        j.check(checks.check_logits, logits, LOGITS_HINTS[self.framework], fatal=False)
+        j.check(checks.check_parameters, count, PARAMETER_HINTS[self.framework], fatal=False)
+        if hidden:
+            few = j.need("logits_7")
+            j.check(checks.check_shape, "logits for 7 images", few, (7, NUM_CLASSES), "the batch dimension: any batch size, not a fixed one", fatal=False)
+            j.check(checks.check_varies, "logits", logits, fatal=False)
+            j.check(checks.check_untrained_loss, checks.cross_entropy(logits, y), NUM_CLASSES, fatal=False)
+
+    def _make_loss_and_optimizer(self, j: _Judge, inputs: dict, hidden: bool) -> None:
+        x, y, lr = inputs["x"], inputs["y"], self.hp.learning_rate
+        weights = {name: inputs[name] for name in network.WEIGHT_NAMES}
+        logits = network.forward(weights, x)
+        value = j.need("loss")
+        expected = checks.cross_entropy(logits, y)
+        if j.check(checks.check_loss_matches, value, expected, fatal=False) is None and j.verdict.failures:
+            self._explain_loss(j, value, expected)
+            raise _Stop
+        j.kernel("optimizer")
+        if hidden:
+            j.check(network.check_loss_gradient, j.need("gradient"), inputs["logits"], y, LOSS_HINT)
+            after = {name: j.need(f"after:{name}") for name in network.WEIGHT_NAMES}
+            gradients = {name: inputs[f"gradient:{name}"] for name in network.WEIGHT_NAMES}
+            j.check(network.check_adam_step, weights, after, gradients, lr, LOSS_HINT)
+
+    def _explain_loss(self, j: _Judge, value, expected: float) -> None:
+        """Point a wrong loss value at the contract when the loss gives the cross-entropy on log-probabilities or
+        probabilities: it expects those, where the contract's model gives raw logits."""
+        if not _is_number(value):
+            return
+        failure = j.verdict.failures[-1]
+        for kind in ("log_probabilities", "probabilities"):
+            given = j.observation.values.get(f"loss_on_{kind}")
+            if isinstance(given, float) and np.isfinite(given) and np.isclose(given, expected, rtol=1e-3, atol=1e-4):
+                shown = kind.replace("_", "-")
+                failure.hint = (
+                    f"your loss expects {LOSS_EXPECTS[kind]}: given the {shown} of these logits it gives the "
+                    f"cross-entropy, {given:.4f}. But the model of the contract gives raw logits (step 3), on which it "
+                    f"gives {as_float('loss', value):.4f}: the loss must take raw logits, as {LOSS_ON_LOGITS[self.framework]}"
+                )
+                return
+
+    def _accuracy(self, j: _Judge, inputs: dict, hidden: bool) -> None:
+        cases = checks.CASES if hidden else (checks.PUBLIC_CASE,)
+        for number, case in enumerate(cases):
+            found = j.need(f"value_{number}")
+            if number == 0:
+                j.kernel("metric_type", fatal=False)
+            start = len(j.verdict.failures)
+            j.check(checks.check_metric, found, case, fatal=False)
+            if number == 0 and _is_number(found):
+                try:
+                    checks.check_same_answer(found, j.need("again"), case, checks.CASES[1])
+                except CheckFailed as failure:  # a running total: the wrong values above are its doing
+                    del j.verdict.failures[start:]
+                    j.fail(failure)
+                    raise _Stop from None
+
+    def _train(self, j: _Judge, inputs: dict, hidden: bool) -> None:
+        s = self.settings
+        steps = s.epochs * -(-len(inputs["train_x"]) // s.batch_size)
+        j.kernel("history")
+        history = [float(v) for v in j.need("history")]
+        j.check(checks.check_history, history, steps)
+        if self.framework != "tf1":
+            j.check(checks.check_loss_used, int(j.need("loss_calls")), steps)
+            computed = j.observation.values.get("loss_computed")
+            j.check(checks.check_step_losses, history, computed, STEP_LOSS_HINTS[self.framework], fatal=False)
+        j.check(checks.check_decreasing, history, hint=TRAIN_HINTS[self.framework], fatal=False)
+        before = {name: inputs[name] for name in network.WEIGHT_NAMES}
+        after = {name: np.asarray(j.need(f"after:{name}"), np.float32) for name in network.WEIGHT_NAMES}
+        j.check(network.check_weights, "the model after train", after, before)
+        x, y = inputs["train_x"], inputs["train_y"]
+        j.check(network.check_trained, network.loss(before, x, y), network.loss(after, x, y), TRAIN_HINTS[self.framework], fatal=False)
+        if hidden:
+            test_x, test_y = self.split()["test"]
+            j.check(
+                checks.check_accuracy_at_least,
+                f"test accuracy after your {len(history)} training steps (the grader's own evaluation of the trained weights)",
+                network.accuracy(after, test_x, test_y),
+                s.min_accuracy,
+                TRAIN_HINTS[self.framework],
+            )
+
+    def _report(self, j: _Judge, inputs: dict, hidden: bool) -> None:
+        weights = {name: inputs[name] for name in network.WEIGHT_NAMES}
+        cases = [("", ("train", "test"))] + ([("with other splits", ("test", "validation"))] if hidden else [])
+        for number, (context, (train, test)) in enumerate(cases):
+            expected = {
+                "train_accuracy": network.accuracy(weights, inputs[f"{train}_x"], inputs[f"{train}_y"]),
+                "test_accuracy": network.accuracy(weights, inputs[f"{test}_x"], inputs[f"{test}_y"]),
+            }
+            if j.observation.failures_at(f"report_{number}"):
+                j.kernel(f"report_{number}", fatal=False)
+                continue
+            j.check(checks.check_report, dict(j.need(f"report_{number}")), expected, context=context, fatal=False)
+
+    # -- the results cell ----------------------------------------------------------------------------
+    def holdout_accuracy(self, observation: Observation) -> float:
+        """The accuracy of the logits that came back on the held-out images; CheckFailed when there are none."""
+        j = _Judge("results", observation)
+        try:
+            logits = np.asarray(j.need("logits"))
+            checks.check_shape("logits on the held-out images", logits, (len(self.holdout[1]), NUM_CLASSES))
+        except _Stop:
+            raise CheckFailed.combine(j.verdict.failures) from None
+        except CheckFailed as failure:
+            raise CheckFailed(
+                f"the trained model could not be evaluated ({failure.line().rstrip('.')}); the whole-pipeline cell did not "
+                "produce a usable trained model: fix the steps above first", step="results",
+            ) from None
+        return float(np.mean(np.argmax(logits, axis=1) == self.holdout[1]))
+
+    def score_results(self, observation: Observation, points: float) -> tuple[float, str]:
+        """(points earned, the line that says so); CheckFailed when the model could not be evaluated."""
+        accuracy, target = self.holdout_accuracy(observation), self.target()
+        earned = points_for(accuracy, target, points, floor=RESULTS_FLOOR, margin=RESULTS_MARGIN)
+        return float(earned), f"results: held-out accuracy {accuracy:.4f} (reference {target:.4f}) earns {earned:g} of {points:g} points"
+
+    def results_line(self, observation: Observation) -> str:
+        """The self-check's line: held-out accuracy against the target; CheckFailed when it cannot be evaluated."""
+        accuracy, n = self.holdout_accuracy(observation), len(self.holdout[1])
+        try:
+            target = self.target()
+        except LookupError:
+            return f"results: held-out accuracy {accuracy:.4f} on {n} images (no reference figure stored)"
+        full = target - RESULTS_MARGIN
+        mark = "✓" if accuracy >= full else "~"
+        return (
+            f"{mark} results: held-out accuracy {accuracy:.4f} on {n} images; reference {target:.4f}: "
+            f"full points from {full:.4f}, partial credit down to {RESULTS_FLOOR:.2f}"
+        )
+
+
+def passed_line(verdict: Verdict, hidden: bool) -> str:
+    both = " (public and hidden checks)" if hidden else ""
+    return f"✓ {step_label(verdict.step)}{both}: " + "; ".join(verdict.passed)

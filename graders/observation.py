@@ -1,0 +1,143 @@
+"""What a probe hands back from the kernel: values and failures, as data that needs no pickle to read.
+
+An `Observation` holds what the student's code gave for one step's inputs: NumPy arrays,
+numbers, strings, lists of numbers (`values`), the contract failures the kernel met on the way
+(`failures`: a wrong type, say), and the failure that stopped it, if any. The judge
+(`graders.judge`) decides from it; nothing in it can pass a check by itself: a failure that the
+kernel reports only ever costs the student, and every value is compared with the grader's own.
+
+On disk it is one `.npz` file: the arrays, plus a JSON document under `JSON_KEY`. Reading it
+(`read`) never follows a link, refuses anything but a regular file of at most `MAX_BYTES`, and
+loads with `allow_pickle=False`: a file the kernel wrote is data, never code.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import stat
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from graders.checks.failures import _ABSENT, CheckFailed, show
+
+JSON_KEY = "__observation__"
+MAX_BYTES = 256 << 20  # an observation larger than this is not read (the checks' data is far smaller)
+
+
+class ObservationError(Exception):
+    """An observation file that could not be read as one: missing, a link, too large, not an .npz of plain arrays."""
+
+
+@dataclass
+class Observation:
+    """Values the student's code produced, the failures met on the way, and the one that stopped it (if any)."""
+
+    values: dict = field(default_factory=dict)
+    failures: list[dict] = field(default_factory=list)  # {"key", "what", "expected"?, "found"?, "hint", "step"}
+    stopped: dict | None = None
+
+    # -- the kernel's side ---------------------------------------------------------------------
+    def failed(self, key: str, failure: CheckFailed) -> None:
+        """Record `failure` (each of its lines) under `key`, where the judge looks for it."""
+        for single in failure.failures:
+            self.failures.append({"key": key, **_failure_fields(single)})
+
+    # -- the judge's side ----------------------------------------------------------------------
+    def failures_at(self, key: str) -> list[CheckFailed]:
+        return [_failure(record) for record in self.failures if record["key"] == key]
+
+    def stop_failure(self) -> CheckFailed | None:
+        return _failure(self.stopped) if self.stopped else None
+
+
+def _failure_fields(failure: CheckFailed) -> dict:
+    fields = {"what": failure.what, "hint": failure.hint, "step": failure.step}
+    fields.update({name: show(value) for name, value in (("expected", failure._expected), ("found", failure._found)) if value is not _ABSENT})
+    return fields
+
+
+def _failure(record: dict) -> CheckFailed:
+    values = {name: _text(record[name]) for name in ("expected", "found") if name in record}
+    return CheckFailed(_text(record.get("what")) or "a check", **values, hint=_text(record.get("hint")), step=_text(record.get("step")))
+
+
+def _text(value, limit: int = 2000) -> str | None:
+    return None if value is None else str(value)[:limit]
+
+
+# -- files ---------------------------------------------------------------------------------------
+def to_bytes(observation: Observation) -> bytes:
+    arrays = {key: value for key, value in observation.values.items() if isinstance(value, np.ndarray)}
+    plain = {key: value for key, value in observation.values.items() if key not in arrays}
+    document = {"values": plain, "failures": observation.failures, "stopped": observation.stopped, "arrays": list(arrays)}
+    buffer = io.BytesIO()
+    np.savez(buffer, **{f"a{i}": array for i, array in enumerate(arrays.values())}, **{JSON_KEY: np.array(json.dumps(document, default=_plain))})
+    return buffer.getvalue()
+
+
+def _plain(value):
+    """JSON for NumPy's numbers and small arrays."""
+    if isinstance(value, (np.generic, np.ndarray)):
+        return value.tolist()
+    raise TypeError(f"{type(value).__name__} is not data")
+
+
+def from_bytes(data: bytes) -> Observation:
+    try:
+        with np.load(io.BytesIO(data), allow_pickle=False) as archive:
+            document = json.loads(str(archive[JSON_KEY]))
+            names = [str(name) for name in document.get("arrays", [])]
+            arrays = {name: archive[f"a{i}"] for i, name in enumerate(names)}
+    except Exception as error:
+        raise ObservationError(f"not an observation ({type(error).__name__}: {error})") from None
+    values = dict(document.get("values") or {})
+    values.update(arrays)
+    failures = [record for record in document.get("failures") or [] if isinstance(record, dict)]
+    stopped = document.get("stopped")
+    return Observation(values, failures, stopped if isinstance(stopped, dict) else None)
+
+
+def write(path: str | os.PathLike, observation: Observation) -> None:
+    """Write an observation (the kernel's side: its own working folder)."""
+    with open(path, "wb") as file:
+        file.write(to_bytes(observation))
+
+
+def read(directory_fd: int, name: str) -> Observation:
+    """Read the observation file `name` in the folder open as `directory_fd`, never following a link."""
+    try:
+        fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK, dir_fd=directory_fd)
+    except FileNotFoundError:
+        raise ObservationError("the kernel wrote no observation") from None
+    except OSError as error:
+        raise ObservationError(f"the observation could not be opened ({error.strerror})") from None
+    with os.fdopen(fd, "rb") as file:
+        info = os.fstat(file.fileno())
+        if not stat.S_ISREG(info.st_mode):
+            raise ObservationError("the observation is not a regular file")
+        if info.st_size > MAX_BYTES:
+            raise ObservationError(f"the observation holds {info.st_size >> 20} MiB, more than {MAX_BYTES >> 20} MiB")
+        return from_bytes(file.read(MAX_BYTES + 1))
+
+
+def write_new(directory_fd: int, name: str, data: bytes) -> None:
+    """Create the file `name` in the folder open as `directory_fd` and write `data`: never through a link
+    or over a file that is already there (the judge's side, writing inputs where the kernel can write too)."""
+    fd = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644, dir_fd=directory_fd)
+    with os.fdopen(fd, "wb") as file:
+        file.write(data)
+
+
+def arrays_to_bytes(arrays: dict[str, np.ndarray]) -> bytes:
+    buffer = io.BytesIO()
+    np.savez(buffer, **arrays)
+    return buffer.getvalue()
+
+
+def arrays_from_file(path: str | os.PathLike) -> dict[str, np.ndarray]:
+    """Inputs as the judge wrote them (the kernel's side)."""
+    with np.load(path, allow_pickle=False) as archive:
+        return {name: archive[name] for name in archive.files}

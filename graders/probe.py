@@ -1,0 +1,354 @@
+"""The kernel's side of a check: call the student's function on the grader's inputs, keep only what came out.
+
+    observe(framework, step, function, inputs, hidden) -> Observation
+
+`inputs` are data (NumPy arrays and numbers: `graders.judge.inputs`), never the reference's
+objects: where a step takes a model, a loss or batches, the probe builds the contract's own from
+standard layers and the given weights (`contract_model`, `contract_batches`, `course_training`
+of the framework's adapter). What comes back is values: arrays, numbers, weights, the failures met
+on the way (`graders.observation`). The verdict is the judge's (`graders.judge`), in the grading
+process at grading time, or here for a self-check.
+
+At grading, the grader runs `run(...)` in the kernel (the Execute preprocessor,
+`graders.runner.verdict`); everything in this module is then the submission's to patch, and the
+worst a patch can do is hand back wrong values for the submission's own steps.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import inspect
+import math
+
+import numpy as np
+
+from graders import frameworks
+from graders.checks import CheckFailed, check_history, check_raw_data, check_reiterable, step_label
+from graders.checks.accuracy import report_values
+from graders.checks.loss import as_float
+from graders.observation import Observation, arrays_from_file, write
+from course.pipeline import Splits
+
+BATCHES_HINTS = {
+    "tf1": "a class with __iter__ (like Batches): a generator is used up after one pass",
+    "tf2": "a tf.data.Dataset (or a class with __iter__): a generator is used up after one pass",
+    "torch": "a DataLoader (or a class with __iter__): a generator is used up after one pass",
+}
+SPLIT_NAMES = ("train", "validation", "test")
+
+
+class _Stop(Exception):
+    """Ends a step's observation: what follows depends on what could not be had."""
+
+
+class Probe:
+    """Records one step's observation: `call` runs student code, `check` a contract check on the kernel's objects."""
+
+    def __init__(self, step: str, adapter):
+        self.step, self.adapter, self.observation = step, adapter, Observation()
+
+    @property
+    def values(self) -> dict:
+        return self.observation.values
+
+    def call(self, key: str, doing: str, function, *args, **kwargs):
+        """`function(*args, **kwargs)`; when it raises, record why under `key` and stop the step."""
+        try:
+            return function(*args, **kwargs)
+        except CheckFailed as failure:
+            self._stop(key, failure)
+        except Exception as error:  # anything the student's code raised
+            self._stop(key, student_failure(self.step, doing, error))
+        raise _Stop
+
+    def check(self, key: str, check, *args, fatal: bool = True, **kwargs):
+        """Run a check of the kernel's objects (a type, say); record its failure under `key`; its result, or None."""
+        try:
+            return check(*args, **kwargs)
+        except CheckFailed as failure:
+            self.observation.failed(key, failure)
+            if fatal:
+                raise _Stop from None
+            return None
+
+    def _stop(self, key: str, failure: CheckFailed) -> None:
+        failure.step = failure.step or self.step
+        self.observation.failed(key, failure)
+        self.observation.stopped = {"key": key}
+
+
+def student_failure(step: str, doing: str, error: BaseException) -> CheckFailed:
+    """A CheckFailed that explains an exception raised while running the student's code."""
+    from graders.notebook import _short, _where
+
+    label = step_label(step)
+    if isinstance(error, NotImplementedError) and not str(error):
+        return CheckFailed(f"not implemented yet: replace `raise NotImplementedError()` in the cell of {label}", step=step)
+    return CheckFailed(f"{doing} raised {type(error).__name__}: {_short(error)}{_where(error)}", hint=f"the cell of {label}", step=step)
+
+
+def _scalar(inputs: dict, key: str):
+    return inputs[key].item()
+
+
+def _weights(inputs: dict, prefix: str = "") -> dict:
+    from graders.checks.network import WEIGHT_NAMES
+
+    return {name: inputs[prefix + name] for name in WEIGHT_NAMES}
+
+
+def _parts(splits):
+    """(train, validation, test) of a Splits-like value."""
+    if all(hasattr(splits, name) for name in SPLIT_NAMES):
+        return splits.train, splits.validation, splits.test
+    if isinstance(splits, (tuple, list)) and len(splits) == 3:
+        return tuple(splits)
+    raise CheckFailed("return value", "Splits(train, validation, test)", type(splits).__name__, "what load_and_preprocess returns")
+
+
+def _pair(value, what: str):
+    if isinstance(value, (tuple, list)) and len(value) == 2:
+        return tuple(value)
+    raise CheckFailed("return value", what, type(value).__name__, "the return statement")
+
+
+def _is_number(value) -> bool:
+    try:
+        as_float("value", value)
+    except CheckFailed:
+        return False
+    return True
+
+
+@contextlib.contextmanager
+def substituted(function, **replacements):
+    """Run `function` with some names of its module (the notebook) bound to other objects meanwhile.
+
+    A student's `report` calls their own `accuracy`; the report check swaps in the course's, so a
+    wrong `accuracy` costs only the accuracy step. Names not defined there are left alone.
+    """
+    namespace = getattr(inspect.unwrap(function), "__globals__", None)
+    if not isinstance(namespace, dict):
+        yield
+        return
+    saved = {name: namespace[name] for name in replacements if name in namespace}
+    namespace.update({name: replacements[name] for name in saved})
+    try:
+        yield
+    finally:
+        namespace.update(saved)
+
+
+# The steps: each records what the student's function gives for `inputs` ---------------------------
+def _download(p: Probe, download, inputs: dict, hidden: bool) -> None:
+    dataset = _scalar(inputs, "dataset")
+    raw = p.call("raw", f"your download({dataset!r})", download, dataset)
+    p.check("raw", check_raw_data, raw)
+    p.values.update(zip(("x_train", "y_train", "x_test", "y_test"), tuple(raw)))
+
+
+def _load_and_preprocess(p: Probe, load_and_preprocess, inputs: dict, hidden: bool) -> None:
+    from course.data import RawData
+
+    a, b, share = p.adapter, _scalar(inputs, "batch_size"), _scalar(inputs, "validation_size")
+    raw = RawData(inputs["x_train"], inputs["y_train"], inputs["x_test"], inputs["y_test"])
+    splits = p.call(
+        "splits", f"your load_and_preprocess(raw, batch_size={b}, validation_size={share}, seed=0)",
+        load_and_preprocess, raw, batch_size=b, validation_size=share, seed=0,
+    )
+    parts = p.call("splits", "reading the splits", _parts, splits)
+    for name, split in zip(SPLIT_NAMES, parts):
+        p.check("reiterable", check_reiterable, name, split, BATCHES_HINTS[a.NAME])
+    p.values["first_x"], p.values["first_y"] = p.call("first_batch", "taking the first training batch", a.first_batch, parts[0])
+    p.check("batch", a.check_batch, parts[0])
+    for name, split in zip(SPLIT_NAMES, parts):
+        p.values[f"count_{name}"] = p.call("counts", f"counting the {name} examples", a.count_examples, split)
+    if hidden:
+        for name, split in zip(SPLIT_NAMES, parts):
+            p.values[f"{name}_x"], p.values[f"{name}_y"] = p.call("every_batch", "reading every batch", a.collect, split)
+        p.values["train_x_again"] = p.call("again", "reading the training batches a second time", a.collect, parts[0])[0]
+
+
+def _build_model(p: Probe, build_model, inputs: dict, hidden: bool) -> None:
+    a, x = p.adapter, inputs["x"]
+    d, units, classes = (_scalar(inputs, key) for key in ("input_dim", "hidden_units", "num_classes"))
+    model = p.call(
+        "model", f"your build_model({d}, num_classes={classes}, hidden_units={units}, seed=0)",
+        build_model, d, num_classes=classes, hidden_units=units, seed=0,
+    )
+    try:
+        p.values["model_type"] = p.check("model", a.check_model, model)
+        p.values["parameter_count"] = p.call("parameter_count", "counting the trainable parameters", a.parameter_count, model)
+        p.values["static_shapes"] = {name: [None if n is None else int(n) for n in shape] for name, shape in a.static_shapes(model).items()}
+        p.values["logits"] = p.call("logits", f"calling your model on a batch of {len(x)} images", a.predict, model, x)
+        if hidden:
+            p.values["logits_7"] = p.call("logits_7", "calling your model on a batch of 7 images", a.predict, model, x[:7])
+    finally:
+        with contextlib.suppress(Exception):
+            a.close(model)
+
+
+def _make_loss_and_optimizer(p: Probe, make_loss_and_optimizer, inputs: dict, hidden: bool) -> None:
+    a, x, y, lr = p.adapter, inputs["x"], inputs["y"], _scalar(inputs, "learning_rate")
+    model = a.contract_model(_weights(inputs))
+    try:
+        returned = p.call("returned", f"your make_loss_and_optimizer(model, learning_rate={lr:g})", make_loss_and_optimizer, model, learning_rate=lr)
+        loss, optimizer = p.call("returned", "reading the returned pair", _pair, returned, "a pair (loss, optimizer)")
+        p.values["loss"] = np.asarray(p.call("loss", f"computing your loss on a batch of {len(x)}", a.loss_value, loss, model, x, y))
+        for kind in ("log_probabilities", "probabilities"):  # what the loss gives on them, for the judge's hint
+            with contextlib.suppress(Exception):
+                p.values[f"loss_on_{kind}"] = float(as_float("loss", a.loss_on(loss, model, x, inputs[kind], y)))
+        p.check("optimizer", a.check_optimizer, optimizer, model)
+        if hidden:
+            p.values["gradient"] = p.call("gradient", "differentiating your loss", a.loss_gradient, loss, model, inputs["logits"], y)
+            p.call("step", "one update of your optimizer", a.optimizer_step, optimizer, model, loss, x, y, _weights(inputs, "gradient:"))
+            p.values.update({f"after:{k}": v for k, v in a.weights_of(model).items()})
+    finally:
+        with contextlib.suppress(Exception):
+            a.close(model)
+
+
+def _accuracy(p: Probe, accuracy, inputs: dict, hidden: bool) -> None:
+    a = p.adapter
+    cases = int(_scalar(inputs, "cases"))
+    for number in range(cases if hidden else 1):
+        name, logits, labels = _scalar(inputs, f"name_{number}"), inputs[f"logits_{number}"], inputs[f"labels_{number}"]
+        value = p.call(f"value_{number}", f"your accuracy on {name}", a.metric_value, accuracy, logits, labels)
+        if number == 0:
+            p.check("metric_type", a.check_metric_type, value, fatal=False)
+        found = a.to_numpy(value)
+        p.values[f"value_{number}"] = np.asarray(found) if np.asarray(found).dtype != object else str(found)
+        if number == 0 and _is_number(found) and cases > 1:  # the same answer again, after another call
+            between = _scalar(inputs, "name_1")
+            p.call("again", f"your accuracy on {between}", a.metric_value, accuracy, inputs["logits_1"], inputs["labels_1"])
+            again = p.call("again", f"your accuracy on {name}", a.metric_value, accuracy, logits, labels)
+            p.values["again"] = np.asarray(a.to_numpy(again))
+
+
+def _train(p: Probe, train, inputs: dict, hidden: bool) -> None:
+    a, epochs = p.adapter, int(_scalar(inputs, "epochs"))
+    model = a.contract_model(_weights(inputs))
+    try:
+        batches = a.contract_batches(inputs["train_x"], inputs["train_y"], int(_scalar(inputs, "batch_size")), True, int(_scalar(inputs, "seed")))
+        loss, optimizer = a.course_training(model, _scalar(inputs, "learning_rate"))
+        probe = a.probe_loss(loss)  # what the loss computes at each step (None in TF1: a tensor)
+        history = p.call(
+            "history", f"your train(model, loss, optimizer, batches, epochs={epochs})",
+            train, model, loss if probe is None else probe, optimizer, batches, epochs,
+        )
+        p.check("history", check_history, history)
+        p.values["history"] = np.asarray(history, np.float64)
+        if probe is not None:
+            p.values["loss_calls"] = int(probe.calls)
+            computed = probe.computed(len(history))
+            p.values["loss_computed"] = None if computed is None else np.asarray(computed, np.float64)
+        p.values.update({f"after:{k}": v for k, v in p.call("weights", "reading the model's weights after train", a.weights_of, model).items()})
+    finally:
+        with contextlib.suppress(Exception):
+            a.close(model)
+
+
+def _report(p: Probe, report, inputs: dict, hidden: bool) -> None:
+    a, b = p.adapter, int(_scalar(inputs, "batch_size"))
+    model = a.contract_model(_weights(inputs))
+    try:
+        split = {name: a.contract_batches(inputs[f"{name}_x"], inputs[f"{name}_y"], b) for name in SPLIT_NAMES}
+        cases = [("", Splits(split["train"], split["validation"], split["test"]))]
+        if hidden:  # other splits: the report must evaluate the splits it is given
+            cases.append(("with other splits", Splits(split["test"], split["validation"], split["validation"])))
+        for number, (context, given) in enumerate(cases):
+            with substituted(report, accuracy=a.course_accuracy):
+                result = p.call(f"report_{number}", "your report(model, splits)", report, model, given)
+            p.values[f"report_{number}"] = p.check(f"report_{number}", report_values, result, context=context, fatal=False)
+    finally:
+        with contextlib.suppress(Exception):
+            a.close(model)
+
+
+def _results(p: Probe, model, inputs: dict, hidden: bool) -> None:
+    a = p.adapter
+    if model is None:
+        p._stop("model", CheckFailed("the whole-pipeline cell did not produce a trained model; fix the steps above first", step="results"))
+        raise _Stop
+    try:
+        with quiet_adapter(a):
+            a.check_model(model)
+            p.values["logits"] = a.predict(model, inputs["x"])
+    except Exception as error:
+        what = error.line() if isinstance(error, CheckFailed) else f"{type(error).__name__}: {_brief(error)}"
+        p._stop("model", CheckFailed(
+            f"the trained model could not be evaluated ({what.rstrip('.')}); the whole-pipeline cell did not "
+            "produce a usable trained model: fix the steps above first", step="results",
+        ))
+        raise _Stop from None
+
+
+def _brief(error: BaseException) -> str:
+    from graders.notebook import _short
+
+    return _short(error)
+
+
+def quiet_adapter(adapter):
+    from graders.notebook import quiet
+
+    return quiet(adapter)
+
+
+OBSERVE = {
+    "download": _download,
+    "load_and_preprocess": _load_and_preprocess,
+    "build_model": _build_model,
+    "make_loss_and_optimizer": _make_loss_and_optimizer,
+    "accuracy": _accuracy,
+    "train": _train,
+    "report": _report,
+    "results": _results,
+}
+
+
+def observe(kind: str, step: str, objects: tuple, inputs: dict, hidden: bool) -> Observation:
+    """What the notebook's `objects` give for `inputs`: for a pipeline framework (`kind` "tf1", "tf2", "torch")
+    the student's step function (for "results", the trained model); for "comparison", that assignment's."""
+    if kind == "comparison":
+        from graders.comparison_probe import observe as observe_comparison
+
+        return observe_comparison(step, objects, inputs, hidden)
+    function = objects[0] if objects else None
+    adapter = frameworks.load(kind)
+    p = Probe(step, adapter)
+    if step != "results" and not callable(function):
+        found = "nothing" if function is None else type(function).__name__
+        p._stop("function", CheckFailed(f"the function {step}", "a function", found, f"run the cell of {step_label(step)} first"))
+        return p.observation
+    with quiet_adapter(adapter):
+        try:
+            adapter.seed(int(inputs["seed"].item()) if "seed" in inputs else 0)
+            OBSERVE[step](p, function, inputs, hidden)
+        except _Stop:
+            pass
+        except Exception as error:  # the student's objects were not what the probe could read
+            p._stop("unreadable", CheckFailed(
+                f"could not check what the code returned: {type(error).__name__}: {_brief(error)}",
+                hint=f"the cell of {step_label(step)} and its docstring", step=step,
+            ))
+    _finite(p.observation)
+    return p.observation
+
+
+def _finite(observation: Observation) -> None:
+    """Plain numbers only in the JSON part: NaN and infinities become strings the judge reads as such."""
+    for key, value in observation.values.items():
+        if isinstance(value, float) and not math.isfinite(value):
+            observation.values[key] = np.asarray(value)
+
+
+def run(kind: str, step: str, names: list[str], inputs_path: str, output_path: str, hidden: bool = True) -> None:
+    """The grader's call in the kernel: observe the notebook's objects `names` on the inputs file; write the output file."""
+    import __main__
+
+    namespace = getattr(__main__, "__dict__", {})
+    with contextlib.suppress(Exception):
+        namespace = get_ipython().user_ns  # noqa: F821 - IPython's, in a kernel
+    objects = tuple(namespace.get(name) for name in names)
+    write(output_path, observe(kind, step, objects, arrays_from_file(inputs_path), hidden))

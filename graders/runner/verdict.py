@@ -1,0 +1,170 @@
+"""Hidden tests decided in the grading process: the kernel hands back values, the grader judges them.
+
+A graded test cell's hidden section holds one call, read here as data and never run in the kernel:
+
+    ### BEGIN HIDDEN TESTS
+    grade("torch", "digits", "train", train)      # kind, dataset, step, the notebook's objects
+    ### END HIDDEN TESTS
+
+`SandboxedExecute` (graders/runner/execute.py) hands such a cell to `judge_cell` instead of the
+kernel. The grader writes the step's inputs (data: `graders.judge` for the pipelines,
+`graders.comparison_judge` for the comparison) into the submission's working folder, has the
+kernel run the probe on them (`graders.probe.run`: the student's function called, only its
+outputs saved), reads the outputs back without following links or unpickling anything, judges
+them here and writes the cell's outputs itself: the ✓ line, or an error output whose lines are the
+✗ messages, and for the results cell the points as the cell's value (nbgrader's partial credit).
+The cell's source, restored from the gradebook by nbgrader, is the only thing read from the notebook.
+"""
+
+from __future__ import annotations
+
+import ast
+import contextlib
+import os
+import re
+import secrets
+import textwrap
+from dataclasses import dataclass
+
+from nbformat import NotebookNode
+from nbformat.v4 import new_code_cell, new_output
+
+from graders.checks import CheckFailed, step_label
+from graders.observation import Observation, ObservationError, arrays_to_bytes, read, write_new
+
+HIDDEN_SECTION = re.compile(r"### BEGIN HIDDEN TESTS(.*?)### END HIDDEN TESTS", re.S)
+CHECK_FAILED = "CheckFailed"
+
+
+@dataclass(frozen=True)
+class HiddenCall:
+    """A hidden test's call: `grade(kind, dataset, step, *names, points=...)`."""
+
+    kind: str
+    dataset: str | None
+    step: str
+    names: tuple[str, ...]
+    points: float | None = None
+
+    @classmethod
+    def parse(cls, source: str) -> HiddenCall | None:
+        """The `grade(...)` call of a test cell's hidden section; None when there is none."""
+        match = HIDDEN_SECTION.search(source)
+        if not match:
+            return None
+        try:
+            tree = ast.parse(textwrap.dedent(match.group(1)))
+        except SyntaxError:
+            return None
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "grade":
+                try:
+                    kind, dataset, step = (ast.literal_eval(argument) for argument in node.args[:3])
+                    names = tuple(argument.id for argument in node.args[3:])
+                    points = {k.arg: ast.literal_eval(k.value) for k in node.keywords}.get("points")
+                except (ValueError, AttributeError, TypeError):
+                    return None
+                return cls(kind, dataset, step, names, points)
+        return None
+
+
+def checker(kind: str, dataset: str | None):
+    """The grader's side of `kind`'s checks: inputs and verdicts."""
+    if kind == "comparison":
+        from graders.comparison_judge import ComparisonCase
+
+        return ComparisonCase()
+    from graders.judge import Case
+
+    return Case(kind, dataset or "digits")
+
+
+_CHECKERS: dict[tuple, object] = {}  # one per (kind, dataset) in this process: the data is read once
+
+
+def cached_checker(kind: str, dataset: str | None):
+    key = (kind, dataset)
+    if key not in _CHECKERS:
+        _CHECKERS[key] = checker(kind, dataset)
+    return _CHECKERS[key]
+
+
+def failure_output(failures: list[CheckFailed]) -> NotebookNode:
+    """The error output a failed hidden test shows: the ✗ lines (as IPython shows a CheckFailed), no stack."""
+    combined = CheckFailed.combine(failures)
+    return new_output("error", ename=CHECK_FAILED, evalue=combined.message, traceback=combined._render_traceback_())
+
+
+def judge_cell(run_cell, call: HiddenCall, cell: NotebookNode, index: int, resources: dict) -> None:
+    """Decide the hidden test `cell` here: probe in the kernel (through `run_cell`, the executor's), judge here.
+
+    `run_cell(cell)` executes a code cell in the submission's kernel (and raises as the executor
+    does when the kernel dies or ignores an interrupt). The cell's outputs are replaced by the verdict.
+    """
+    folder = resources.get("metadata", {}).get("path") or os.getcwd()
+    case = cached_checker(call.kind, call.dataset)
+    inputs = case.inputs(call.step, hidden=True)
+    token = secrets.token_hex(8)
+    names = (f".grader-in-{token}.npz", f".grader-out-{token}.npz")
+    directory = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+    probe_cell = new_code_cell(_probe_source(call, *(os.path.join(folder, name) for name in names)))
+    try:
+        write_new(directory, names[0], arrays_to_bytes(inputs))
+        run_cell(probe_cell)
+        try:
+            observation = read(directory, names[1])
+        except ObservationError as error:
+            observation = _unreadable(call.step, str(error), probe_cell)
+    finally:
+        for name in names:
+            with contextlib.suppress(OSError):
+                os.unlink(name, dir_fd=directory)
+        os.close(directory)
+    cell.outputs = _verdict_outputs(case, call, inputs, observation) + _stopped(probe_cell)
+    run_cell(new_code_cell(f"__import__('graders.notebook').notebook.record_verdict({call.step!r}, {not _failed(cell)!r})"))
+
+
+def _probe_source(call: HiddenCall, inputs_path: str, output_path: str) -> str:
+    return (
+        f"__import__('graders.probe').probe.run({call.kind!r}, {call.step!r}, {list(call.names)!r}, "
+        f"{inputs_path!r}, {output_path!r})"
+    )
+
+
+def _unreadable(step: str, why: str, probe_cell: NotebookNode) -> Observation:
+    """The observation of a probe that handed nothing usable back: a failure that says why."""
+    errors = [f"{o.get('ename')}: {o.get('evalue')}" for o in probe_cell.get("outputs", []) if o.get("output_type") == "error"]
+    what = f"the grader could not read what your code gave ({errors[0] if errors else why})"
+    observation = Observation()
+    observation.failed("probe", CheckFailed(what, hint=f"the cell of {step_label(step)}; run the notebook from its first cell", step=step))
+    observation.stopped = {"key": "probe"}
+    return observation
+
+
+def _verdict_outputs(case, call: HiddenCall, inputs: dict, observation: Observation) -> list[NotebookNode]:
+    if call.step == "results":
+        try:
+            earned, line = case.score_results(observation, call.points or 0.0)
+        except CheckFailed as failure:
+            return [failure_output([failure])]
+        return [
+            new_output("stream", name="stdout", text=line + "\n"),
+            new_output("execute_result", data={"text/plain": repr(earned)}, execution_count=None),
+        ]
+    verdict = case.judge(call.step, inputs, observation, hidden=True)
+    if verdict.failures:
+        return [failure_output(verdict.failures)]
+    from graders.judge import passed_line
+
+    return [new_output("stream", name="stdout", text=passed_line(verdict, hidden=True) + "\n")]
+
+
+def _stopped(probe_cell: NotebookNode) -> list[NotebookNode]:
+    """The probe's own error outputs that say a limit stopped it (the per-cell timeout), for the batch's notes."""
+    from graders.runner.execute import DIED_ERROR, LIMIT_ERROR, TIMEOUT_ERROR
+
+    return [o for o in probe_cell.get("outputs", []) if o.get("output_type") == "error" and o.get("ename") in (TIMEOUT_ERROR, LIMIT_ERROR, DIED_ERROR)]
+
+
+def _failed(cell: NotebookNode) -> bool:
+    return any(o.get("output_type") == "error" for o in cell.outputs)
