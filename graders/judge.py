@@ -107,6 +107,17 @@ GRAPH_SHAPES = {
 }
 
 
+def contract_split(raw: RawData, validation_size: float, seed: int) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """`raw` preprocessed and split as the contract says: {train, validation, test: (x float32 (N, D), y int64 (N,))},
+    the validation split `round(validation_size * N)` training images drawn at random (seeded)."""
+    x, y = _preprocess(raw.x_train), np.asarray(raw.y_train).astype(np.int64)
+    order = np.random.default_rng(seed).permutation(len(x))
+    n_validation = round(validation_size * len(x))
+    validation, train = order[:n_validation], order[n_validation:]
+    return {"train": (x[train], y[train]), "validation": (x[validation], y[validation]),
+            "test": (_preprocess(raw.x_test), np.asarray(raw.y_test).astype(np.int64))}
+
+
 class _Stop(Exception):
     """Ends one step's judgement after a failure that the later checks depend on."""
 
@@ -230,13 +241,7 @@ class Case:
 
     def split(self) -> dict[str, tuple[np.ndarray, np.ndarray]]:
         """The contract's splits of the checks' data, preprocessed: {train, validation, test: (x, y)}."""
-        raw = self.train_raw
-        x, y = _preprocess(raw.x_train), raw.y_train.astype(np.int64)
-        order = np.random.default_rng(self.seed).permutation(len(x))
-        n_validation = round(self.settings.validation_size * len(x))
-        validation, train = order[:n_validation], order[n_validation:]
-        return {"train": (x[train], y[train]), "validation": (x[validation], y[validation]),
-                "test": (_preprocess(raw.x_test), raw.y_test.astype(np.int64))}
+        return contract_split(self.train_raw, self.settings.validation_size, self.seed)
 
     def initial_weights(self) -> dict[str, np.ndarray]:
         return network.initial_weights(self.input_dim, self.hp.hidden_units, NUM_CLASSES, self.seed)
@@ -423,7 +428,7 @@ class Case:
             test_x, test_y = self.split()["test"]
             j.check(
                 checks.check_accuracy_at_least,
-                f"test accuracy after your {len(history)} training steps (the grader's own evaluation of the trained weights)",
+                f"test accuracy after your {len(history)} training steps",
                 network.accuracy(after, test_x, test_y),
                 s.min_accuracy,
                 TRAIN_HINTS[self.framework],

@@ -31,6 +31,7 @@ passed, that the steps pass alone but clash (`StepChecks.explain_stop`).
 from __future__ import annotations
 
 import contextlib
+import io
 import linecache
 import os
 import re
@@ -40,11 +41,14 @@ import traceback
 import warnings
 from pathlib import Path
 
+import numpy as np
+
 from graders import frameworks, probe
 from graders.checks import STEPS, CheckFailed, step_label
 from graders.judge import Case, Verdict, passed_line
 from graders.quiet import quiet as quiet_running
 import course
+from course.data import RawData
 
 
 # Quiet running -----------------------------------------------------------------------------
@@ -283,9 +287,64 @@ class StepChecks:
         if unchecked:
             return f"{head}. Run the self-check cells of {_labels(unchecked)} first: they say which step to fix{known}"
         text = f"{head}. Each step passes on the course's inputs, but together they fail here"
-        if step:
+        namespace = cell[0].f_globals if cell is not None else {}
+        pair = self._clash(step, namespace) if step in PIPELINE_INPUTS else None
+        if pair:
+            text += (
+                f": {step_label(pair)} and {step_label(step)} clash (with the course's {pair} in place of yours, "
+                f"your {step} runs). Look at what your {pair} hands your {step}"
+            )
+        elif step:
             text += f". Look at what your earlier steps hand your {step}"
         return text + known
+
+    def _clash(self, step: str, namespace: dict) -> str | None:
+        """The earlier step whose result `step` cannot take: the cell's steps run (one epoch) with the student's
+        functions, which fails at `step`, then with each of the steps that feed it swapped for the course's
+        (`graders.probe.course_steps`) in turn, until one run passes. None when no swap helps."""
+        own = {name: namespace[name] for name in STEPS[:-1] if callable(namespace.get(name))}
+        if len(own) < len(STEPS) - 1 or self._together(own, step) is None:
+            return None
+        course = probe.course_steps(self.adapter)
+        for candidate in PIPELINE_INPUTS[step]:
+            if self._together(own | {candidate: course[candidate]}, step) is None:
+                return candidate
+        return None
+
+    def _together(self, functions: dict, until: str) -> BaseException | None:
+        """Run the whole-pipeline cell's steps up to `until` with `functions`, on the checks' data and one epoch;
+        the error that stopped them, or None."""
+        hp, s, a, models = self.case.hp, self.case.settings, self.adapter, []
+        try:
+            with quiet(a), contextlib.redirect_stdout(io.StringIO()):
+                a.seed(self.seed)
+                raw = functions["download"](self.dataset)
+                if isinstance(raw, RawData):
+                    raw = s.head(raw)
+                splits = functions["load_and_preprocess"](
+                    raw, batch_size=hp.batch_size, validation_size=hp.validation_size, seed=hp.seed
+                )
+                if until == "load_and_preprocess":
+                    return None
+                model = functions["build_model"](int(np.prod(raw.x_train.shape[1:])), hidden_units=hp.hidden_units, seed=hp.seed)
+                models.append(model)
+                if until == "build_model":
+                    return None
+                loss, optimizer = functions["make_loss_and_optimizer"](model, learning_rate=hp.learning_rate)
+                if until == "make_loss_and_optimizer":
+                    return None
+                functions["train"](model, loss, optimizer, splits.train, epochs=1)
+                if until == "train":
+                    return None
+                with probe.substituted(functions["report"], accuracy=functions["accuracy"]):
+                    functions["report"](model, splits)
+        except Exception as error:
+            return error
+        finally:
+            for model in models:
+                with contextlib.suppress(Exception):
+                    a.close(model)
+        return None
 
     def plot_losses(self, history) -> None:
         """Plot the loss of every training step (nothing but a stderr note when there is no history)."""

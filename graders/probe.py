@@ -295,6 +295,28 @@ def quiet_adapter(adapter):
     return quiet(adapter)
 
 
+def course_steps(adapter) -> dict:
+    """The course's own steps 1 to 4, built from the contract's pieces (no reference code): what the whole-pipeline
+    cell's explanation swaps in for a student's step to find the pair that clashes (`StepChecks.explain_stop`)."""
+    from course.data import load_dataset
+    from graders.checks.network import initial_weights
+    from graders.judge import contract_split
+
+    def load_and_preprocess(raw, batch_size=64, validation_size=0.1, seed=0):
+        split = contract_split(raw, validation_size, seed)
+        return Splits(*(adapter.contract_batches(*split[name], batch_size, name == "train", seed) for name in SPLIT_NAMES))
+
+    def build_model(input_dim, num_classes=10, hidden_units=128, seed=0):
+        return adapter.contract_model(initial_weights(input_dim, hidden_units, num_classes, seed))
+
+    return {
+        "download": load_dataset,
+        "load_and_preprocess": load_and_preprocess,
+        "build_model": build_model,
+        "make_loss_and_optimizer": lambda model, learning_rate=1e-3: adapter.course_training(model, learning_rate),
+    }
+
+
 OBSERVE = {
     "download": _download,
     "load_and_preprocess": _load_and_preprocess,

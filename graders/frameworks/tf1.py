@@ -13,11 +13,9 @@ import tensorflow as tf  # noqa: E402
 
 from graders.checks.failures import CheckFailed  # noqa: E402
 from graders.frameworks import _common  # noqa: E402
-from graders.reference_code import optional  # noqa: E402
 from course.devices import tensorflow_session_config  # noqa: E402
 
 NAME = "tf1"
-reference = optional("solutions.tf1_pipeline")  # None in the students' install: see graders.notebook
 v1 = tf.compat.v1
 FIELDS = ("graph", "inputs", "labels", "logits", "session")
 

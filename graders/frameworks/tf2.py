@@ -10,11 +10,9 @@ import tensorflow as tf  # noqa: E402
 
 from graders.checks.failures import CheckFailed  # noqa: E402
 from graders.frameworks import _common  # noqa: E402
-from graders.reference_code import optional  # noqa: E402
 from course.devices import seed_tensorflow, tensorflow_device  # noqa: E402
 
 NAME = "tf2"
-reference = optional("solutions.tf2_pipeline")  # None in the students' install: see graders.notebook
 
 
 def setup(seed: int = 0) -> str:

@@ -7,11 +7,9 @@ import torch
 
 from graders.checks.failures import CheckFailed
 from graders.frameworks import _common
-from graders.reference_code import optional
 from course.devices import seed_torch, torch_device
 
 NAME = "torch"
-reference = optional("solutions.torch_pipeline")  # None in the students' install: see graders.notebook
 
 
 def setup(seed: int = 0) -> str:

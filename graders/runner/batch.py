@@ -16,6 +16,7 @@ import os
 import re
 import shutil
 import subprocess
+import textwrap
 from collections.abc import Callable, Iterator
 from concurrent.futures import Executor, ThreadPoolExecutor, as_completed
 from contextlib import contextmanager
@@ -26,8 +27,7 @@ import nbformat
 from nbformat import NotebookNode
 from traitlets.config import Config
 
-from graders.reference_code import USES_REFERENCE
-from graders.runner import sandbox
+from graders.runner import canary, sandbox
 from graders.runner.execute import stopped_notes
 from graders.runner.gradebook import Recorder
 from graders.runner.jobs import GradingJob, run_job
@@ -62,17 +62,14 @@ def gpu_ids() -> list[str]:
 
 
 def notes(result_notebooks: dict[str, NotebookNode]) -> list[str]:
-    """What the TA should know of an executed submission: limits hit, cells stopped, reference code used, and
-    where a guarded cell (the whole pipeline) stopped: it says why the results scored what they did."""
+    """What the TA should know of an executed submission: limits hit, cells stopped, and where a guarded cell
+    (the whole pipeline) stopped: it says why the results scored what they did."""
     found = []
     for name, notebook in sorted(result_notebooks.items()):
         found += stopped_notes(notebook, f"{name}.ipynb")
         for cell in notebook.cells:
             guarded = cell.get("cell_type") == "code" and ".guard(" in cell.get("source", "")
             for output in cell.get("outputs", []):
-                line = next((ln for ln in str(output.get("evalue", "")).splitlines() if USES_REFERENCE in ln), None)
-                if output.get("output_type") == "error" and line:
-                    found.append(line.strip().removeprefix("✗ "))
                 if guarded and output.get("output_type") == "stream" and output.get("name") == "stderr":
                     found += [ln.removeprefix("✗ ") for ln in output.get("text", "").splitlines() if GUARD_STOP.match(ln)]
     return found
@@ -122,7 +119,10 @@ def autograde(
     COURSE_SUBMISSION_TIMEOUT). `progress(outcome, total)` is called as each submission is done, and
     once before, with no outcome.
     Raises SandboxUnavailable before grading anything when the sandbox cannot run here, unless
-    `unsafe_no_sandbox` (or the course's COURSE_UNSAFE_NO_SANDBOX).
+    `unsafe_no_sandbox` (or the course's COURSE_UNSAFE_NO_SANDBOX). Raises canary.EnvironmentBroken before any
+    grade is written when the grading environment cannot grade: the grading kernel imports the course's packages
+    from elsewhere than this process, or the assignment's reference answers, graded first like a submission (the
+    canary: one notebook more per batch), do not earn full marks.
     """
     recorder = Recorder(course_dir)
     recorder.check_gradebook(assignment)
@@ -130,30 +130,38 @@ def autograde(
     unsafe_no_sandbox = unsafe_no_sandbox or recorder.config.SandboxProvisioner.get("unsafe_no_sandbox", False)
     if not scheduler and (missing := sandbox.problems()) and not unsafe_no_sandbox:
         raise sandbox.SandboxUnavailable(sandbox.refusal(missing))
+    if students and not scheduler and (mixed := canary.mixed_packages()):  # a cluster's workers use their own
+        raise canary.EnvironmentBroken(mixed, assignment=assignment)
     gpus = gpu_ids()
     jobs = jobs or default_jobs(len(gpus))
     threads = None if scheduler else max(1, (os.cpu_count() or 1) // jobs)
-    outcomes, prepared = [], []
-    if progress is not None:
-        progress(None, len(students))
+    outcomes = []
+    problems = {student: recorder.problems(assignment, student) for student in students}  # reading writes nothing
+    prepared = [recorder.prepare(assignment, student) for student in students if not problems[student]]
+    reference = [canary.reference_job(recorder, assignment)] if students else []
 
     def done(outcome: Outcome) -> None:
         outcomes.append(outcome)
         if progress is not None:
             progress(outcome, len(students))
 
-    for student in students:
-        if problems := recorder.problems(assignment, student):
-            recorder.score_zero(assignment, student)
-            done(Outcome(student, False, "; ".join(problems) + " Scored 0.", 0.0))
-        else:
-            prepared.append(recorder.prepare(assignment, student))
-
     def config(index: int) -> dict:
         settings = provisioner_settings(index, gpus, threads, timeout, unsafe_no_sandbox)
         return placed_config(recorder.execution_config(), settings)
 
-    with executor(jobs, scheduler) as pool, warm_kernels(recorder, assignment, prepared, jobs, config, scheduler) as kernels:
+    warm = warm_kernels(recorder, assignment, reference + prepared, jobs, config, scheduler)
+    with executor(jobs, scheduler) as pool, warm as kernels:
+        def run(job: GradingJob):
+            return pool.submit(run_job, job, kernels).result()
+
+        for job in reference:  # the canary, on the first kernel: nothing is written unless it earns full marks
+            canary.require(canary.judge(recorder, dataclasses.replace(job, config=config(0)), run))
+        if progress is not None:
+            progress(None, len(students))
+        for student, found in problems.items():
+            if found:
+                recorder.score_zero(assignment, student)
+                done(Outcome(student, False, "; ".join(found) + " Scored 0.", 0.0))
         futures = {
             pool.submit(run_job, dataclasses.replace(job, config=config(index)), kernels): job.student
             for index, job in enumerate(prepared)
@@ -181,7 +189,10 @@ def warm_kernels(recorder: Recorder, assignment: str, prepared: list[GradingJob]
         yield None
         return
     source = Path(recorder.coursedir.format_path(recorder.coursedir.source_directory, ".", assignment))
-    warm_up = "\n".join(warm_up_code(nbformat.read(path, as_version=4)) for path in sorted(source.glob("*.ipynb")))
+    imports = "\n".join(warm_up_code(nbformat.read(path, as_version=4)) for path in sorted(source.glob("*.ipynb")))
+    # An import that fails here fails again in the notebook's setup cell, which says so (and the canary stops the
+    # batch): not on the grader's terminal.
+    warm_up = f"try:\n{textwrap.indent(imports, '    ')}\nexcept Exception:\n    pass" if imports else ""
     total = sum(len(job.notebooks) for job in prepared)
     with WarmKernels(lambda index: Config(config(index)), size=jobs, total=total, warm_up=warm_up) as kernels:
         yield kernels
@@ -196,6 +207,7 @@ def _record(recorder: Recorder, assignment: str, student: str, future) -> Outcom
     seconds = result.seconds
     executed = {name: nbformat.reads(text, as_version=4) for name, text in result.notebooks.items()}
     said = notes(executed)  # before the record, whose preprocessors may change the outputs it shares
+    said = recorder.left_out(assignment, student) + said  # what of the submission was not read
     written = recorder.record(assignment, student, executed)
     if not written["success"]:
         errors = [line for line in written.get("log", "").splitlines() if line.startswith("[ERROR]")]

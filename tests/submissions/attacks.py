@@ -100,6 +100,55 @@ while True:  # output until the grader's memory is full
 '''
 
 
+# Issue 14: the verdict. Each hands in stubs that return None (or nothing of use) and tries to pass anyway.
+STUBS = {
+    "download": "def download(name='digits'):\n    return None\n",
+    "load_and_preprocess": "def load_and_preprocess(raw, batch_size=64, validation_size=0.1, seed=0):\n    return None\n",
+    "build_model": "class MLP:\n    pass\n\n\ndef build_model(input_dim, num_classes=10, hidden_units=128, seed=0):\n    return None\n",
+    "make_loss_and_optimizer": "def make_loss_and_optimizer(model, learning_rate=1e-3):\n    return None, None\n",
+    "accuracy": "def accuracy(logits, labels):\n    return None\n",
+    "train": "def train(model, loss, optimizer, batches, epochs=10):\n    return None\n",
+    "report": "def report(model, splits):\n    return None\n",
+}
+# the issue's four lines: rebind the hidden tests' grade and the checker's methods
+PATCH_THE_GRADER = """
+import graders.notebook
+graders.notebook.grade = lambda *args, **kwargs: 3.0
+graders.notebook.StepChecks.hidden = lambda self, *args: None
+graders.notebook.StepChecks.public = lambda self, *args: None
+graders.notebook.StepChecks.score_results = lambda self, *args, **kwargs: 3.0
+"""
+# the probe the grader runs in the kernel, and NumPy's writer, replaced: hand back an observation that claims nothing
+# failed, with no values, or write nothing at all
+PATCH_THE_PROBE = """
+import numpy
+import graders.observation
+import graders.probe
+
+graders.probe.run = lambda *args, **kwargs: graders.observation.write(args[4], graders.observation.Observation())
+numpy.savez = lambda *args, **kwargs: None
+"""
+# the reference's source, found on disk and run as text under another name (new code objects)
+RUN_THE_REFERENCE_TEXT = """
+import os
+import sys
+import graders
+
+_text = ""
+for _base in [*sys.path, os.path.dirname(graders.__path__[0]), os.getcwd()]:
+    if os.path.isfile(_path := os.path.join(_base, "solutions", "torch_pipeline.py")):
+        _text = open(_path).read()
+_namespace = {"__name__": "not_the_reference"}
+exec(compile(_text, "copied.py", "exec"), _namespace)
+download = _namespace.get("download")
+"""
+
+
+def _stubs(**first: str) -> dict[str, str]:
+    """Every step a stub; `first` (grade id -> code) run before the stub of that cell."""
+    return {grade_id: first.get(grade_id, "") + "\n" + stub for grade_id, stub in STUBS.items()}
+
+
 def _with(grade_id: str, attack: str) -> dict[str, str]:
     """The reference's cell `grade_id` with `attack` run first."""
     return {grade_id: attack.strip("\n") + "\n\n\n" + reference_cell(A, grade_id)}
@@ -112,6 +161,24 @@ def _stopped_at(cell: str, limit: str) -> str:
 LOST_FROM_ACCURACY = {"accuracy_tests": 0, "train_tests": 0, "report_tests": 0, "results_tests": 0}
 
 ATTACKS = [
+    Sample(
+        "patches_the_grader",
+        _stubs(download=PATCH_THE_GRADER),
+        zero_marks(A),
+        about="rebinds grade, StepChecks.hidden/public/score_results in its kernel; every step a stub returning None",
+    ),
+    Sample(
+        "patches_the_probe",
+        _stubs(download=PATCH_THE_PROBE),
+        zero_marks(A),
+        about="replaces the grader's probe (an empty observation) and numpy.savez in its kernel; every step a stub",
+    ),
+    Sample(
+        "runs_the_reference_text",
+        {"download": RUN_THE_REFERENCE_TEXT + "\n" + STUBS["download"].replace("def download", "def _unused")},
+        full_marks(A, download_tests=0, results_tests=0),
+        about="searches the disk for solutions/torch_pipeline.py and runs its text under another name: it is not there",
+    ),
     Sample(
         "forges_gradebook",
         _with("download", FORGE_GRADEBOOK),

@@ -413,13 +413,14 @@ SAMPLES = [
         full_marks(A, report_tests=0),
         about="report returns the test accuracy as train and the train accuracy as test",
     ),
-    # At grading, a step that runs reference code scores 0 (graders.reference_code), and so do the results
-    # of a pipeline that ran it; the public self-checks pass.
+    # The grading kernel holds no reference: `solutions` cannot be imported there, so each route fails where it is
+    # taken, and the pipeline that needs train stops (results 0).
     Sample(
         "reference_routes",
         REFERENCE_ROUTES,
         full_marks(A, build_model_tests=0, accuracy_tests=0, train_tests=0, results_tests=0),
-        about="train imported from solutions, accuracy by a run-time module name, build_model through check.reference",
+        about="train imported from solutions, accuracy by a run-time module name, build_model through check.reference: "
+        "none of them is there at grading",
     ),
     # --- Idioms students copy (issue 10): the contract point each one breaks, where it breaks it ----------
     Sample(
