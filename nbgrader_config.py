@@ -19,6 +19,7 @@ Environment overrides:
   COURSE_CELL_TIMEOUT        seconds one cell may run during validate/autograde (default 300)
   COURSE_SUBMISSION_TIMEOUT  seconds one submitted notebook's kernel may live (default 1200)
   COURSE_MEMORY_LIMIT        memory of one grading kernel, swap included (default 4G)
+  COURSE_MAX_SUBMISSION_FILE bytes of one submitted file, e.g. 50M (default); larger ones are not collected or read
   COURSE_UNSAFE_NO_SANDBOX   1: grade even where the sandbox is unavailable (never on a shared machine)
 """
 
@@ -47,6 +48,12 @@ c.CourseDirectory.db_url = (
 _exchange = os.environ.get("NBGRADER_EXCHANGE") or os.path.join(COURSE_ROOT, ".exchange")
 os.makedirs(_exchange, exist_ok=True)
 c.Exchange.root = _exchange
+
+# --- submissions are data: collect takes only regular files, never a link's target (graders/runner/collect.py) ---
+c.ExchangeFactory.collect = "graders.runner.collect.RegularFilesCollect"
+c.RegularFilesCollect.max_file_bytes = parse_size(os.environ.get("COURSE_MAX_SUBMISSION_FILE", "50M"))
+# feedback/ holds the feedback pages only, not the submission's other files nor what grading wrote
+c.GenerateFeedback.post_convert_hook = "graders.runner.gradebook.feedback_pages_only"
 
 # --- generate_assignment: what students get --------------------------------------------------
 c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedError()"}

@@ -121,7 +121,9 @@ def _run_check(args) -> int:
 def _add_autograde_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("assignment", metavar="ASSIGNMENT")
     parser.add_argument("--student", dest="students", action="append", help="grade only this student (repeatable)")
-    parser.add_argument("--jobs", type=int, default=None, help="submissions graded at once (default: one per GPU, else cores/2)")
+    parser.add_argument(
+        "--jobs", type=int, default=None, help="submissions graded at once (default: one per core, and at least one per GPU)"
+    )
     parser.add_argument("--scheduler", default=None, help="Dask scheduler address (tcp://host:8786) to grade on a cluster")
     parser.add_argument(
         "--timeout", type=float, default=None, help="seconds one submitted notebook may run (default: COURSE_SUBMISSION_TIMEOUT)"

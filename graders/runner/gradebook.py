@@ -16,8 +16,11 @@
 
 from __future__ import annotations
 
+import glob
 import json
 import logging
+import os
+import shutil
 import subprocess
 import sys
 import warnings
@@ -45,16 +48,17 @@ def course_config(course: Path):
     return config
 
 
-def notebook_problem(path: Path) -> str | None:
-    """Why the submitted notebook at `path` cannot be graded, or None when it can."""
+def notebook_problem(name: str, data: bytes) -> str | None:
+    """Why the submitted notebook `name`, holding `data`, cannot be graded, or None when it can."""
     try:
-        json.loads(Path(path).read_text(encoding="utf-8"))  # nbformat would hide the line and column
-        nbformat.validate(nbformat.read(path, as_version=4))
+        text = data.decode("utf-8")
+        json.loads(text)  # nbformat would hide the line and column
+        nbformat.validate(nbformat.reads(text, as_version=4))
     except json.JSONDecodeError as error:
-        return f"{path.name} is not valid JSON (line {error.lineno}, column {error.colno}): was it saved completely?"
+        return f"{name} is not valid JSON (line {error.lineno}, column {error.colno}): was it saved completely?"
     except Exception as error:  # nbformat's validation and reader errors have no common base
         first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        return f"{path.name} is not a valid Jupyter notebook: {first_line}"
+        return f"{name} is not a valid Jupyter notebook: {first_line}"
     return None
 
 
@@ -125,20 +129,47 @@ class Recorder:
     # -- reading -------------------------------------------------------------------------------
     def submitted(self, assignment: str) -> list[str]:
         """Students with a folder ``submitted/<student>/<assignment>/``, sorted."""
-        root = Path(self.coursedir.root) / self.coursedir.submitted_directory
-        return sorted(p.parent.name for p in root.glob(f"*/{assignment}") if p.is_dir())
+        return sorted(p.parent.name for p in self._submitted_root().glob(f"*/{assignment}") if p.is_dir())
+
+    def _submitted_root(self) -> Path:
+        return Path(self.coursedir.root) / self.coursedir.submitted_directory
 
     def submission_folder(self, assignment: str, student: str) -> Path:
         return Path(self.coursedir.format_path(self.coursedir.submitted_directory, student, assignment))
 
     def problems(self, assignment: str, student: str) -> list[str]:
-        """Why the submission cannot be graded: corrupt notebooks, files too large (empty: it can)."""
+        """Why the submission cannot be graded (empty: it can): its folder, a notebook of the assignment or its
+        timestamp.txt not a regular file (never read, then), corrupt notebooks, files too large."""
+        from graders.runner.collect import LeftOut
+
+        try:
+            listing = self._listing(assignment, student)
+        except LeftOut as why:
+            return [f"its folder is not read ({why})"]
+        with self._gradebook_notebooks(assignment) as known:
+            vital = {f"{name}.ipynb" for name in known} | {"timestamp.txt"}
+        found = [f"{name} not read ({why})" for name, why in listing.left_out.items() if name in vital]
         folder = self.submission_folder(assignment, student)
-        found = [p for notebook in sorted(folder.glob("*.ipynb")) if (p := notebook_problem(notebook))]
+        for name in _notebooks(listing):
+            try:
+                problem = notebook_problem(name, self._read(folder, name))
+            except LeftOut as why:
+                problem = f"{name} not read ({why})"
+            found += [problem] if problem else []
         size = sum(path.stat().st_size for path in self._file_paths(assignment, student).values())
         if size > MAX_FILES_BYTES:
             found.append(f"the submission's other files hold {size >> 20} MiB, more than {MAX_FILES_BYTES >> 20} MiB")
         return found
+
+    def left_out(self, assignment: str, student: str) -> list[str]:
+        """What of the submission is not read (not a regular file, or over the cap), for its report line."""
+        from graders.runner.collect import LeftOut
+
+        try:
+            listing = self._listing(assignment, student)
+        except LeftOut:
+            return []  # the whole folder: a problem, not a note
+        return [f"{name} not read ({why})" for name, why in listing.left_out.items()]
 
     def prepare(self, assignment: str, student: str) -> GradingJob:
         """The job of grading `student`'s submission: sanitized notebooks and the working folder's files."""
@@ -147,11 +178,12 @@ class Recorder:
         converter = Autograde(coursedir=self.coursedir, config=self.config, log=self.log)
         steps = [step(config=self.config) for step in converter.sanitize_preprocessors]
         notebooks = {}
+        folder = self.submission_folder(assignment, student)
         with self._gradebook_notebooks(assignment) as known:
-            for path in sorted(self.submission_folder(assignment, student).glob("*.ipynb")):
+            for path in (folder / name for name in _notebooks(self._listing(assignment, student))):
                 if path.stem not in known:
                     continue  # nbgrader skips notebooks that the assignment does not have
-                notebook = nbformat.read(path, as_version=4)
+                notebook = nbformat.reads(self._read(folder, path.name).decode("utf-8"), as_version=4)
                 resources = {
                     "unique_key": path.stem,
                     "output_files_dir": f"{path.stem}_files",
@@ -169,21 +201,47 @@ class Recorder:
         """The course's settings for executing notebooks (kernel, timeouts, sandbox), as plain dicts."""
         return {section: dict(self.config[section]) for section in EXECUTION_SECTIONS if section in self.config}
 
+    def _listing(self, assignment: str, student: str):
+        """The submission's regular files, and what is left out: found without following a link (`collect.Listing`)."""
+        from graders.runner.collect import list_regular, max_file_bytes
+
+        folder = self.submission_folder(assignment, student)
+        return list_regular(folder, self._submitted_root(), self.coursedir.ignore, max_bytes=max_file_bytes(self.config))
+
+    def _read(self, folder: Path, relative: str) -> bytes:
+        """A regular file of the submission `folder`, read without following a link (`collect.read_regular`)."""
+        from graders.runner.collect import max_file_bytes, read_regular
+
+        return read_regular(folder, relative, self._submitted_root(), max_file_bytes(self.config))
+
     def _file_paths(self, assignment: str, student: str) -> dict[str, Path]:
-        """The working folder's other files, as nbgrader lays them out (relative name -> path): the submission's,
-        then the assignment's given files."""
+        """The working folder's other files, as nbgrader lays them out (relative name -> path): the submission's
+        regular files, then the assignment's given files."""
         from nbgrader.utils import find_all_files
 
-        paths = {}
-        source = self.coursedir.format_path(self.coursedir.source_directory, ".", assignment)
-        for folder in (self.submission_folder(assignment, student), Path(source)):
-            for path in find_all_files(str(folder), self.coursedir.ignore + ["*.ipynb", "timestamp.txt"]):
-                paths[str(Path(path).relative_to(folder))] = Path(path)
+        folder = self.submission_folder(assignment, student)
+        skip = ("*.ipynb", "timestamp.txt")
+        paths = {name: folder / name for name in self._listing(assignment, student).files
+                 if not any(Path(name).match(pattern) for pattern in skip)}
+        source = Path(self.coursedir.format_path(self.coursedir.source_directory, ".", assignment))
+        for path in find_all_files(str(source), self.coursedir.ignore + list(skip)):
+            paths[str(Path(path).relative_to(source))] = Path(path)
         return paths
 
     def _files(self, assignment: str, student: str) -> dict[str, bytes]:
-        """The contents of `_file_paths`."""
-        return {name: path.read_bytes() for name, path in self._file_paths(assignment, student).items()}
+        """The contents of `_file_paths`; the submission's read without following a link."""
+        from graders.runner.collect import LeftOut
+
+        folder, files = self.submission_folder(assignment, student), {}
+        for name, path in self._file_paths(assignment, student).items():
+            if not path.is_relative_to(folder):
+                files[name] = path.read_bytes()  # a given file of the course's
+                continue
+            try:
+                files[name] = self._read(folder, path.relative_to(folder).as_posix())
+            except LeftOut:
+                continue  # replaced since it was listed
+        return files
 
     @contextmanager
     def _gradebook_notebooks(self, assignment: str):
@@ -199,7 +257,10 @@ class Recorder:
 
         from graders.runner.execute import autograde_preprocessors
 
-        with quiet_sqlalchemy(), temp_attrs(self.coursedir, assignment_id=assignment, student_id=student):
+        source = self.coursedir.format_path(self.coursedir.submitted_directory, student, assignment)
+        left_out = [glob.escape(os.path.join(source, name)) for name in self._listing(assignment, student).left_out]
+        ignore = self.coursedir.ignore + left_out  # so that nbgrader copies no link's target into autograded/
+        with quiet_sqlalchemy(), temp_attrs(self.coursedir, assignment_id=assignment, student_id=student, ignore=ignore):
             converter = Autograde(coursedir=self.coursedir, config=self.config, log=self.log)
             converter.force, converter.create_student = True, True
             converter.autograde_preprocessors = autograde_preprocessors(ReplayExecution(executed))
@@ -253,14 +314,50 @@ class Recorder:
         return table
 
 
+def _notebooks(listing) -> list[str]:
+    """The notebooks at the top of a submission's `collect.Listing`: regular files only."""
+    return sorted(name for name in listing.files if "/" not in name and name.endswith(".ipynb"))
+
+
 def generate_feedback(course_dir: str | Path, assignment: str) -> subprocess.CompletedProcess:
-    """Run `nbgrader generate_feedback` for the assignment (HTML per student under feedback/)."""
+    """Run `nbgrader generate_feedback` for the assignment: HTML per student under feedback/, and nothing else
+    there (`keep_pages`, again after nbgrader's own hook)."""
     from graders.author.build import nbgrader_env
 
-    return subprocess.run(
+    done = subprocess.run(
         [*NBGRADER, "generate_feedback", assignment, "--force"],
         cwd=course_dir, env=nbgrader_env(), capture_output=True, text=True,
     )
+    for folder in Path(course_dir, "feedback").glob(f"*/{assignment}"):
+        if not folder.is_symlink() and not folder.parent.is_symlink():
+            keep_pages(folder)
+    return done
+
+
+#: What nbgrader release_feedback reads besides the pages (it hands out the pages only): the student's own files.
+FEEDBACK_RECORDS = ("timestamp.txt", "submission_secret.txt")
+
+
+def keep_pages(folder: Path) -> None:
+    """Remove from a feedback folder everything but the regular files at its top that are pages (``*.html``)
+    or `FEEDBACK_RECORDS`."""
+    for entry in os.scandir(folder):
+        if entry.is_dir(follow_symlinks=False):
+            shutil.rmtree(entry.path)
+        elif not (entry.is_file(follow_symlinks=False) and (entry.name.endswith(".html") or entry.name in FEEDBACK_RECORDS)):
+            os.unlink(entry.path)
+
+
+def feedback_pages_only(assignment: str, student: str, notebooks: list[str]) -> None:
+    """nbgrader's post-convert hook for GenerateFeedback (``nbgrader_config.py``): each feedback folder it wrote,
+    ``feedback/<student>/<assignment>/`` for ``autograded/<student>/<assignment>/*.ipynb``, keeps its pages only.
+    nbgrader copies the autograded folder's other files there: the submission's, and what grading wrote."""
+    for folder in {Path(os.path.abspath(notebook)).parent for notebook in notebooks}:
+        if folder.parents[1].name != "autograded":
+            raise ValueError(f"{folder} is not an autograded/<student>/<assignment> folder")
+        feedback = folder.parents[2] / "feedback" / folder.parent.name / folder.name
+        if feedback.is_dir() and not feedback.is_symlink():
+            keep_pages(feedback)
 
 
 def export_grades(course_dir: str | Path, path: str | Path) -> subprocess.CompletedProcess:
