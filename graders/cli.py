@@ -168,6 +168,7 @@ def _progress_bar(what: str):
 
 def _run_autograde(args) -> int:
     from graders.runner.batch import autograde
+    from graders.runner.canary import EnvironmentBroken
     from graders.runner.gradebook import GradebookUnavailable, Recorder, display_url
     from graders.runner.sandbox import SandboxUnavailable
 
@@ -180,7 +181,7 @@ def _run_autograde(args) -> int:
                 root, args.assignment, args.students, jobs=args.jobs, scheduler=args.scheduler, timeout=args.timeout,
                 unsafe_no_sandbox=args.unsafe_no_sandbox, progress=progress,
             )
-    except (SandboxUnavailable, GradebookUnavailable) as error:
+    except (SandboxUnavailable, GradebookUnavailable, EnvironmentBroken) as error:  # nothing was graded
         raise UsageError(str(error)) from None
     recorder = Recorder(root)
     table = recorder.scores(args.assignment)
@@ -221,13 +222,21 @@ def _run_export(args) -> int:
 
 
 def _add_doctor_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "assignments", nargs="*", metavar="ASSIGNMENT",
+        help="grade these assignments' reference answers in the grading kernel (default: every one in source/)",
+    )
     parser.add_argument("--root", type=Path, default=None, help="course directory (default: the repository)")
 
 
 def _run_doctor(args) -> int:
     from graders.runner.doctor import diagnose, ready, report
 
-    findings = diagnose(_course_root(args))
+    root = _course_root(args)
+    for assignment in args.assignments:
+        if not (root / "source" / assignment).is_dir():
+            raise UsageError(f"no assignment {assignment!r} in {root / 'source'}")
+    findings = diagnose(root, args.assignments or None)
     print(report(findings))
     return 0 if ready(findings) else 1
 

@@ -155,7 +155,7 @@ def autograde(
             return pool.submit(run_job, job, kernels).result()
 
         for job in reference:  # the canary, on the first kernel: nothing is written unless it earns full marks
-            canary.require(canary.judge(recorder, dataclasses.replace(job, config=config(0)), run))
+            canary.require(canary.grade_reference(recorder, dataclasses.replace(job, config=config(0)), run))
         if progress is not None:
             progress(None, len(students))
         for student, found in problems.items():

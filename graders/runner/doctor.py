@@ -2,7 +2,9 @@
 
 `diagnose(course)` looks at everything a grading run uses and returns one `Finding` each: the
 frameworks and the devices they see, the grading sandbox and the limits in force, the
-exchange, the gradebook, the grading kernel spec, and the GPUs that jobs are placed on.
+exchange, the gradebook, the grading kernel spec, where that kernel imports the course's packages
+from, the GPUs that jobs are placed on, and, last, the canary of each assignment
+(`graders.runner.canary`): its reference answers graded in the grading kernel, as a batch does first.
 A finding is OK, WARN (grading runs, but read this) or MISSING (grading cannot run until its
 fix is done). `report` renders them as lines.
 """
@@ -32,8 +34,9 @@ class Finding:
     fix: str = ""
 
 
-def diagnose(course: str | Path) -> list[Finding]:
-    """Every finding about grading `course` (a course directory) on this machine, in report order."""
+def diagnose(course: str | Path, assignments: list[str] | None = None) -> list[Finding]:
+    """Every finding about grading `course` (a course directory) on this machine, in report order; the canary runs
+    for `assignments` (default: every assignment in its source folder)."""
     from graders.runner.batch import gpu_ids
     from graders.runner.gradebook import course_config
 
@@ -49,7 +52,9 @@ def diagnose(course: str | Path) -> list[Finding]:
         _exchange(config),
         _gradebook(config),
         _kernel(),
+        _packages(),
         _gpus(gpus),
+        *_references(course, config, assignments),
     ]
 
 
@@ -194,6 +199,44 @@ def _kernel() -> Finding:
     if not Path(spec.argv[0]).is_file():
         return Finding("grading kernel", MISSING, f"{where} runs {spec.argv[0]}, which does not exist", reinstall)
     return Finding("grading kernel", OK, f"{where}, running {spec.argv[0]}")
+
+
+def _packages() -> Finding:
+    import importlib.util
+
+    from graders.runner.canary import mixed_packages
+
+    imports = sandbox.kernel_imports()  # what the sandbox binds, as the grading kernel imports it
+    lacking = [name for name in sandbox.PACKAGES if name not in imports.packages and importlib.util.find_spec(name)]
+    if lacking:
+        found = f"the grading kernel's Python ({imports.python}) cannot import {', '.join(lacking)}"
+        return Finding("course packages", MISSING, found, "install the course into it: make setup (pip install -e .) in your checkout")
+    if mixed := mixed_packages(imports):
+        fix = "run python -m graders from outside the course folder, or install its checkout: pip install -e <course folder>"
+        return Finding("course packages", MISSING, mixed, fix)
+    where = ", ".join(f"{name} from {dirs[0]}" for name, dirs in imports.packages.items())
+    return Finding("course packages", OK, f"the grading kernel imports {where}")
+
+
+def _references(course: Path, config, assignments: list[str] | None) -> list[Finding]:
+    from graders.runner.canary import check_references
+
+    topic = "reference answers"
+    if sandbox.problems() and not config.SandboxProvisioner.get("unsafe_no_sandbox", False):
+        return [Finding(topic, WARN, "not graded: the grading sandbox cannot run here (above)", "fix the sandbox first")]
+    source = course / "source"
+    names = assignments or sorted(folder.name for folder in source.glob("*") if any(folder.glob("*.ipynb")))
+    if not names:
+        return [Finding(topic, WARN, f"{source} holds no assignment to grade them in")]
+    findings = []
+    for run in check_references(course, names):
+        if run.passed:
+            found = f"{run.assignment}: {run.earned:g} / {run.available:g} in the grading kernel ({run.seconds:.1f} s)"
+            findings.append(Finding(topic, OK, found))
+        else:
+            fix = "every submission would score as this does: python -m graders autograde refuses to grade it"
+            findings.append(Finding(topic, MISSING, f"{run.assignment}: {run.failure}", fix))
+    return findings
 
 
 def _gpus(gpus: list[str]) -> Finding:

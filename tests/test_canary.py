@@ -1,0 +1,136 @@
+"""The canary (`graders.runner.canary`), for real: a grading environment that cannot grade writes no grade.
+
+One course in tmp, with its own gradebook, graded once for real (ada hands in the reference answers: 16 / 16).
+Then the grading environment is broken in the two ways the issue met, and the class is graded again:
+
+* the mixed checkout: the course folder holds its own copy of the course's packages and ``python -m graders``
+  runs there, while the grading kernel imports this checkout's (this venv's editable install);
+* a grading kernel whose environment lacks the course's packages (a venv without the course installed, which
+  the grading kernel spec names through JUPYTER_PATH): its setup cell fails with ModuleNotFoundError, the
+  issue's ``No module named 'graders'``. Stock ``nbgrader autograde`` is run there too, and the doctor.
+
+Each time the command exits non-zero with one line naming the cause, and the gradebook keeps its bytes.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+import sysconfig
+from pathlib import Path
+
+import pytest
+
+from graders.author import build
+from graders.kernel import GRADING_KERNEL_NAME, kernel_json
+from graders.runner import batch
+from graders.runner.gradebook import NBGRADER, Recorder
+from submissions import REPO, Sample, new_course
+
+pytestmark = pytest.mark.slow
+ASSIGNMENT = "torch_pipeline"
+CHECKOUT_PACKAGES = ("course", "graders", "solutions")  # what a clone of the course holds
+NOTHING_GRADED = f"no submission was graded. Run python -m graders doctor {ASSIGNMENT}."
+
+
+@pytest.fixture(scope="module")
+def course(tmp_path_factory) -> Path:
+    """A course in tmp whose gradebook holds ada's grades: the reference answers, 16 / 16."""
+    course = new_course(tmp_path_factory.mktemp("canary") / "course", ASSIGNMENT)
+    build.release(ASSIGNMENT, course_root=course)
+    Sample("ada").submit(course, ASSIGNMENT)
+    (outcome,) = batch.autograde(course, ASSIGNMENT)
+    assert outcome.graded, outcome
+    earned = batch.scores(course, ASSIGNMENT)["ada"]
+    assert sum(score for score, _ in earned.values()) == 16, earned
+    return course
+
+
+def gradebook_bytes(course: Path) -> bytes:
+    return (course / "gradebook.db").read_bytes()
+
+
+def one_line(done: subprocess.CompletedProcess) -> str:
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1, f"more than one line on stderr:\n{done.stderr}"
+    return lines[0]
+
+
+def without_course_packages(root: Path) -> dict[str, str]:
+    """The environment of a command whose grading kernel runs in a venv at `root` that lacks the course's
+    packages: this venv's third-party packages (a .pth path line: this venv's editable install of the course
+    does not come along) and no course install. The grading kernel spec that names it is found first
+    through JUPYTER_PATH."""
+    venv = root / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True, capture_output=True)
+    python = venv / "bin" / "python"
+    site = subprocess.run(
+        [str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"], check=True, capture_output=True, text=True
+    ).stdout.strip()
+    staff = dict.fromkeys(sysconfig.get_paths()[key] for key in ("purelib", "platlib"))
+    (Path(site) / "staff-packages.pth").write_text("".join(f"{path}\n" for path in staff))
+    spec = root / "jupyter" / "kernels" / GRADING_KERNEL_NAME
+    spec.mkdir(parents=True)
+    (spec / "kernel.json").write_text(json.dumps(kernel_json(str(python), grading=True)))
+    return build.nbgrader_env() | {"JUPYTER_PATH": str(root / "jupyter")}
+
+
+def test_a_course_folder_holding_its_own_packages_grades_no_one(course):
+    """The issue's mix-up: `python -m graders` imports the course folder's copy, the grading kernel the venv's."""
+    for package in CHECKOUT_PACKAGES:
+        shutil.copytree(REPO / package, course / package, ignore=shutil.ignore_patterns("__pycache__"))
+    before = gradebook_bytes(course)
+    try:
+        done = subprocess.run(  # typed in the course folder: its own graders runs, with the course there as root
+            [sys.executable, "-m", "graders", "autograde", ASSIGNMENT],
+            cwd=course, capture_output=True, text=True, env=build.nbgrader_env(), timeout=300,
+        )
+    finally:
+        for package in CHECKOUT_PACKAGES:
+            shutil.rmtree(course / package)
+    assert done.returncode == 2, done.stdout + done.stderr
+    line = one_line(done)
+    assert line.startswith("error: the grading environment is broken: the grading kernel ("), line
+    assert f"imports course from {REPO / 'course'}, but this command from {course / 'course'};" in line, line
+    assert line.endswith(NOTHING_GRADED), line
+    assert gradebook_bytes(course) == before
+
+
+def test_a_grading_kernel_that_cannot_import_the_course_grades_no_one(course, tmp_path):
+    env = without_course_packages(tmp_path)
+    before, scores = gradebook_bytes(course), batch.scores(course, ASSIGNMENT)
+    done = subprocess.run(
+        [sys.executable, "-m", "graders", "autograde", ASSIGNMENT, "--root", str(course)],
+        capture_output=True, text=True, env=env, timeout=300,
+    )
+    assert done.returncode == 2, done.stdout + done.stderr
+    line = one_line(done)
+    cause = "the setup cell failed (ModuleNotFoundError: No module named 'graders')"
+    assert line == f"error: the grading environment is broken: {cause}; {NOTHING_GRADED}", line
+    assert done.stdout == ""
+    assert gradebook_bytes(course) == before
+
+    # Stock nbgrader (and formgrader's button) cannot run the canary first: the submission fails loudly instead.
+    stock = subprocess.run(
+        [*NBGRADER, "autograde", ASSIGNMENT, "--force", "--student", "ada"],
+        cwd=course, capture_output=True, text=True, env=env, timeout=300,
+    )
+    assert stock.returncode != 0, stock.stdout + stock.stderr
+    assert f"{cause}; nothing was recorded for this submission" in stock.stderr, stock.stderr
+    assert "There was an error processing assignment 'torch_pipeline' for student 'ada'" in stock.stderr
+    assert Recorder(course).scores(ASSIGNMENT) == scores
+    assert gradebook_bytes(course) == before
+
+    # The doctor runs the same canary, and says where the kernel's packages are not.
+    doctor = subprocess.run(
+        [sys.executable, "-m", "graders", "doctor", ASSIGNMENT, "--root", str(course)],
+        capture_output=True, text=True, env=env, timeout=300,
+    )
+    assert doctor.returncode == 1, doctor.stdout + doctor.stderr
+    report = doctor.stdout.splitlines()
+    packages = next(line for line in report if line.split()[1:3] == ["course", "packages"])
+    assert packages.startswith("MISSING") and f"{tmp_path / 'venv' / 'bin' / 'python'}) cannot import course, graders" in packages
+    reference = next(line for line in report if line.split()[1:3] == ["reference", "answers"])
+    assert reference.startswith("MISSING") and reference.endswith(f"{ASSIGNMENT}: {cause}"), reference
