@@ -636,15 +636,21 @@ def test_config_options_exist_in_nbgrader(tmp_path):
     """Every option set is a configurable trait of nbgrader 0.9.6 or nbconvert (misspelt ones are ignored silently)."""
     from nbconvert.exporters import HTMLExporter
     from nbgrader.converters import Autograde
+    from nbgrader.converters import GenerateFeedback
     from nbgrader.coursedir import CourseDirectory
+    from nbgrader.exchange import ExchangeFactory
     from nbgrader.exchange.default.exchange import Exchange
     from nbgrader.preprocessors import ClearHiddenTests, ClearSolutions, Execute
 
+    from graders.runner.collect import RegularFilesCollect
     from graders.runner.provisioner import SandboxProvisioner
 
     classes = {
         c.__name__: c
-        for c in (CourseDirectory, Exchange, ClearHiddenTests, ClearSolutions, Execute, Autograde, SandboxProvisioner, HTMLExporter)
+        for c in (
+            CourseDirectory, Exchange, ExchangeFactory, ClearHiddenTests, ClearSolutions, Execute, Autograde, GenerateFeedback,
+            SandboxProvisioner, HTMLExporter, RegularFilesCollect,
+        )
     }
     config = load_config(REPO, {"NBGRADER_EXCHANGE": str(tmp_path)})  # no .exchange/ in the repository
     assert set(config) <= set(classes)

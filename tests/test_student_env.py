@@ -99,15 +99,13 @@ def test_every_self_check_passes_on_the_students_own_steps(executed, student, as
         assert streams(cell, "stdout").startswith("✓ "), (grade_id, streams(cell, "stdout"))
 
 
-def test_a_broken_step_fails_and_the_steps_that_use_it_say_fix_it_first(executed):
+def test_a_broken_step_fails_alone_the_later_steps_are_checked_on_the_courses_inputs(executed):
     cells = graded_cells(executed[BROKEN])
     out = {grade_id.removesuffix("_tests"): streams(cell, "stdout") for grade_id, cell in cells.items()}
     err = {grade_id.removesuffix("_tests"): streams(cell, "stderr") for grade_id, cell in cells.items()}
     assert all(out[step].startswith("✓ ") and not err[step] for step in ("download", "load_and_preprocess", "accuracy"))
     assert err["build_model"].startswith("✗ step 3 (build_model): your build_model(64, num_classes=10, hidden_units=128, seed=0) "
                                          "raised AttributeError: module 'torch.nn' has no attribute 'Linera'"), err
-    for step, number in (("make_loss_and_optimizer", 4), ("train", 6), ("report", 7)):
-        assert err[step].startswith(f"✗ step {number} ({step}): this check uses your build_model (step 3), which raised "
-                                    "AttributeError: module 'torch.nn' has no attribute 'Linera'"), err[step]
-        assert err[step].endswith(": fix step 3 first.\n"), err[step]
+    for step, number in (("make_loss_and_optimizer", 4), ("train", 6), ("report", 7)):  # no reference here either
+        assert out[step].startswith(f"✓ step {number} ({step}): ") and not err[step], (out[step], err[step])
     assert "the whole-pipeline cell did not produce a trained model" in err["results"]

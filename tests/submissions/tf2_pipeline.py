@@ -314,7 +314,7 @@ SAMPLES = [
         REFERENCE_ROUTES,
         full_marks(A, load_and_preprocess_tests=0, make_loss_and_optimizer_tests=0, report_tests=0, results_tests=0),
         about="reference code at grading: make_loss_and_optimizer imports it, report finds it by a run-time module name, "
-        "load_and_preprocess through check.adapter.reference; the pipeline ran it too",
+        "load_and_preprocess through check.adapter.reference: none of them is there at grading",
     ),
     # --- Idioms students copy (issue 10): the contract point each one breaks, where it breaks it ----------
     Sample(
