@@ -149,26 +149,32 @@ class _Judge:
 
     def need(self, key: str):
         """The observed value `key`; else the failure that stopped the kernel before it, and stop."""
-        if key in self.observation.values and self.observation.values[key] is not None:
+        if self.observation.values.get(key) is not None:
             return self.observation.values[key]
-        stopped = self.observation.stopped
-        if stopped and not self._stop_reported:
-            self._stop_reported = True
-            for failure in self.observation.failures_at(stopped.get("key", "")) or [_no_value(key)]:
-                self.fail(failure)
-        elif not self.verdict.failures:
+        if self.observation.stopped:
+            self._stopped()
+        if not self.verdict.failures:
             self.fail(_no_value(key))
         raise _Stop
 
     def kernel(self, key: str, fatal: bool = True) -> None:
-        """Report the failures the kernel met at `key` (a wrong type); stop when there were any and `fatal`."""
+        """Report the failures the kernel met at `key` (a wrong type); stop when there were any and `fatal`,
+        and always when the kernel stopped there."""
         if self.observation.stopped and self.observation.stopped.get("key") == key:
-            self.need(f"{key}:stopped")
+            self._stopped()
         failures = self.observation.failures_at(key)
         for failure in failures:
             self.fail(failure)
         if failures and fatal:
             raise _Stop
+
+    def _stopped(self) -> None:
+        """Report, once, the failure that stopped the kernel's observation, and stop."""
+        if not self._stop_reported:
+            self._stop_reported = True
+            for failure in self.observation.failures_at(self.observation.stopped.get("key", "")) or [_no_value("result")]:
+                self.fail(failure)
+        raise _Stop
 
     def check(self, check, *args, fatal: bool = True, **kwargs) -> str | None:
         try:

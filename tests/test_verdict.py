@@ -1,0 +1,96 @@
+"""The grading process's side of a hidden test: the call it reads from the cell, and what it reads from the kernel.
+
+What the kernel writes into its working folder is the submission's: the grader reads it without following a
+link, refuses anything but a regular file of bounded size, and never unpickles; it writes its inputs only as
+new files, never through a link the kernel planted. (tests/test_autograde.py grades the bank through it.)
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import pickle
+
+import numpy as np
+import pytest
+
+from graders.checks import CheckFailed
+from graders.observation import MAX_BYTES, Observation, ObservationError, from_bytes, read, to_bytes, write_new
+from graders.runner.verdict import HiddenCall, failure_output
+from submissions import ASSIGNMENTS, graded_cells, source_notebook
+
+STEPS = ("download", "load_and_preprocess", "build_model", "make_loss_and_optimizer", "accuracy", "train", "report")
+
+
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_every_graded_test_cell_of_the_source_holds_one_call_the_grader_reads(assignment):
+    calls = {grade_id: HiddenCall.parse(cell.source) for grade_id, cell in graded_cells(source_notebook(assignment)).items()}
+    code = {grade_id: call for grade_id, call in calls.items() if grade_id.endswith("_tests")}
+    assert code and all(call is not None for call in code.values()), calls
+    for grade_id, call in code.items():
+        assert call.step == grade_id.removesuffix("_tests")
+    if assignment != "framework_comparison":
+        framework = assignment.removesuffix("_pipeline")
+        assert {(c.kind, c.dataset) for c in code.values()} == {(framework, "digits")}
+        assert {c.step: c.names for c in code.values()} == {**{s: (s,) for s in STEPS}, "results": ("model",)}
+        assert code["results_tests"].points == 3
+
+
+def test_a_cell_without_a_hidden_call_is_run_as_it_is():
+    assert HiddenCall.parse("check.public('download', download)") is None
+    assert HiddenCall.parse("### BEGIN HIDDEN TESTS\nprint(1)\n### END HIDDEN TESTS") is None
+    assert HiddenCall.parse("### BEGIN HIDDEN TESTS\ngrade(kind, 'digits', 'train', train)\n### END HIDDEN TESTS") is None
+
+
+def test_an_observation_travels_without_pickle():
+    observation = Observation({"logits": np.eye(3, dtype=np.float32), "count": 7, "name": "MLP", "none": None})
+    observation.failed("model", CheckFailed("the model", "a torch.nn.Module", "list", "what build_model returns"))
+    back = from_bytes(to_bytes(observation))
+    assert np.array_equal(back.values["logits"], np.eye(3)) and back.values["logits"].dtype == np.float32
+    assert (back.values["count"], back.values["name"], back.values["none"]) == (7, "MLP", None)
+    assert back.failures_at("model")[0].line() == (
+        "the model — expected a torch.nn.Module, found list. Look at: what build_model returns."
+    )
+    hostile = pickle.dumps(object())  # a pickle is no observation, and nothing in it runs
+    with pytest.raises(ObservationError, match="not an observation"):
+        from_bytes(hostile)
+    buffer = io.BytesIO()  # an object array, which only pickle could load
+    np.savez(buffer, __observation__=np.array('{"arrays": ["x"]}'), a0=np.array([object()], dtype=object))
+    with pytest.raises(ObservationError, match="Object arrays cannot be loaded when allow_pickle=False"):
+        from_bytes(buffer.getvalue())
+
+
+def test_the_grader_reads_no_link_no_fifo_and_nothing_too_large(tmp_path):
+    secret = tmp_path / "gradebook.db"
+    secret.write_bytes(to_bytes(Observation({"leaked": 1})))
+    work = tmp_path / "work"
+    work.mkdir()
+    (work / "link.npz").symlink_to(secret)
+    os.mkfifo(work / "fifo.npz")
+    with open(work / "huge.npz", "wb") as file:
+        file.truncate(MAX_BYTES + 1)
+    (work / "good.npz").write_bytes(to_bytes(Observation({"x": 1})))
+    folder = os.open(work, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        assert read(folder, "good.npz").values == {"x": 1}
+        with pytest.raises(ObservationError, match="could not be opened"):
+            read(folder, "link.npz")
+        with pytest.raises(ObservationError, match="not a regular file"):
+            read(folder, "fifo.npz")
+        with pytest.raises(ObservationError, match="more than"):
+            read(folder, "huge.npz")
+        with pytest.raises(ObservationError, match="no observation"):
+            read(folder, "missing.npz")
+        (work / "planted.npz").symlink_to(secret)  # the kernel guessed the name of the grader's next inputs
+        with pytest.raises(FileExistsError):
+            write_new(folder, "planted.npz", b"inputs")
+    finally:
+        os.close(folder)
+    assert from_bytes(secret.read_bytes()).values == {"leaked": 1}  # untouched
+
+
+def test_a_failed_hidden_test_shows_its_lines_not_a_stack():
+    output = failure_output([CheckFailed("logits shape", (32, 10), (32, 9), "the size of the last layer", step="build_model")])
+    assert output.output_type == "error" and output.ename == "CheckFailed"
+    assert output.evalue == "step 3 (build_model): logits shape — expected (32, 10), found (32, 9). Look at: the size of the last layer."
+    assert output.traceback[1].startswith("✗ step 3 (build_model): logits shape")
