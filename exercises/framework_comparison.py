@@ -111,8 +111,8 @@ check = ComparisonChecks()
 # %% course="tests" id="weights_to_torch_tests" points=2
 check.public("weights_to_torch", numpy_to_torch, torch_to_numpy)
 ### BEGIN HIDDEN TESTS
-from graders.notebook import grade  # imported afresh: a student cannot have replaced it
-grade("weights_to_torch", numpy_to_torch, torch_to_numpy)
+from graders.notebook import grade  # at grading, the grader decides this call outside the kernel
+grade("comparison", None, "weights_to_torch", numpy_to_torch, torch_to_numpy)
 ### END HIDDEN TESTS
 
 # %% [markdown]
@@ -131,8 +131,8 @@ grade("weights_to_torch", numpy_to_torch, torch_to_numpy)
 # %% course="tests" id="weights_to_keras_tests" points=1
 check.public("weights_to_keras", numpy_to_keras, keras_to_numpy)
 ### BEGIN HIDDEN TESTS
-from graders.notebook import grade  # imported afresh: a student cannot have replaced it
-grade("weights_to_keras", numpy_to_keras, keras_to_numpy)
+from graders.notebook import grade  # at grading, the grader decides this call outside the kernel
+grade("comparison", None, "weights_to_keras", numpy_to_keras, keras_to_numpy)
 ### END HIDDEN TESTS
 
 # %% [markdown]
@@ -164,8 +164,8 @@ grade("weights_to_keras", numpy_to_keras, keras_to_numpy)
 # %% course="tests" id="same_logits_tests" points=2
 check.public("same_logits", tf1_mlp, logits_in_three_frameworks)
 ### BEGIN HIDDEN TESTS
-from graders.notebook import grade  # imported afresh: a student cannot have replaced it
-grade("same_logits", tf1_mlp, logits_in_three_frameworks)
+from graders.notebook import grade  # at grading, the grader decides this call outside the kernel
+grade("comparison", None, "same_logits", tf1_mlp, logits_in_three_frameworks)
 ### END HIDDEN TESTS
 
 # %% [markdown]
@@ -210,8 +210,8 @@ with check.guard("the three frameworks side by side"):
 # %% course="tests" id="pad_batch_tests" points=1
 check.public("pad_batch", pad_batch)
 ### BEGIN HIDDEN TESTS
-from graders.notebook import grade  # imported afresh: a student cannot have replaced it
-grade("pad_batch", pad_batch)
+from graders.notebook import grade  # at grading, the grader decides this call outside the kernel
+grade("comparison", None, "pad_batch", pad_batch)
 ### END HIDDEN TESTS
 
 # %% [markdown]
@@ -241,8 +241,8 @@ grade("pad_batch", pad_batch)
 # %% course="tests" id="static_bag_tests" points=2
 check.public("static_bag", masked_mean, static_bag)
 ### BEGIN HIDDEN TESTS
-from graders.notebook import grade  # imported afresh: a student cannot have replaced it
-grade("static_bag", masked_mean, static_bag)
+from graders.notebook import grade  # at grading, the grader decides this call outside the kernel
+grade("comparison", None, "static_bag", masked_mean, static_bag)
 ### END HIDDEN TESTS
 
 # %% [markdown]
@@ -267,8 +267,8 @@ grade("static_bag", masked_mean, static_bag)
 # %% course="tests" id="dynamic_bag_tests" points=1
 check.public("dynamic_bag", torch_bag, dynamic_bag)
 ### BEGIN HIDDEN TESTS
-from graders.notebook import grade  # imported afresh: a student cannot have replaced it
-grade("dynamic_bag", torch_bag, dynamic_bag)
+from graders.notebook import grade  # at grading, the grader decides this call outside the kernel
+grade("comparison", None, "dynamic_bag", torch_bag, dynamic_bag)
 ### END HIDDEN TESTS
 
 # %% [markdown]

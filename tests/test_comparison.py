@@ -1,12 +1,21 @@
 """Assignment 4, framework_comparison: the reference agrees with itself across frameworks and passes
-every check; typical wrong solutions fail with a message that points at the mistake."""
+every check; typical wrong solutions fail with a message that points at the mistake.
+
+Every verdict here goes through what the grader reads at grading: the kernel's values written as
+an observation file and read back (`graders.observation`), then judged (the `check` fixture).
+"""
+
+import sys
 
 import numpy as np
 import pytest
 import tensorflow as tf
 import torch
 
-from graders.comparison import STORED_PADDING, CheckFailed, ComparisonChecks
+from graders import comparison_judge, comparison_probe
+from graders.comparison import CheckFailed, ComparisonChecks
+from graders.comparison_judge import ComparisonCase
+from graders.observation import Observation, from_bytes, to_bytes
 from copies import student_copy
 from solutions import comparison as ref
 
@@ -25,19 +34,33 @@ REFERENCE = {
 
 @pytest.fixture(scope="module")
 def check():
-    return ComparisonChecks()
+    """The notebook's checker, whose observations make the round trip through the file the grader reads."""
+    observe = comparison_probe.observe
+
+    def through_the_file(*args, **kwargs):
+        return from_bytes(to_bytes(observe(*args, **kwargs)))
+
+    comparison_probe.observe = through_the_file
+    try:
+        yield ComparisonChecks()
+    finally:
+        comparison_probe.observe = observe
+
+
+@pytest.fixture
+def no_solutions(monkeypatch):
+    """`import solutions` fails meanwhile, as in the grading sandbox and the students' install."""
+    for name in [n for n in sys.modules if n == "solutions" or n.startswith("solutions.")]:
+        monkeypatch.setitem(sys.modules, name, None)
+    monkeypatch.setitem(sys.modules, "solutions", None)
 
 
 def fails(check, step, *objects, match, public=False):
     """Assert the hidden checks (or only the public ones) reject `objects` with a message matching `match`."""
     if public:
-        failure = None
-        try:
-            for _ in check._run(step, objects, hidden=False):
-                pass
-        except CheckFailed as error:
-            failure = error
-        assert failure is not None, "the public checks passed a wrong solution"
+        verdict = check.verdict(step, *objects, hidden=False)
+        assert verdict.failures, "the public checks passed a wrong solution"
+        failure = CheckFailed.combine(verdict.failures)
     else:
         with pytest.raises(CheckFailed) as caught:
             check.hidden(step, *objects)
@@ -100,7 +123,8 @@ def test_tracing_once_per_signature():
 
 
 @pytest.mark.parametrize("step", list(REFERENCE))
-def test_reference_passes_every_check_silently(check, step, capsys):
+def test_reference_passes_every_check_silently_without_solutions(check, step, capsys, no_solutions):
+    """Neither the probe nor the judge needs the reference: the checks are the same in the grading sandbox."""
     check.public(step, *REFERENCE[step])
     check.hidden(step, *REFERENCE[step])
     out, err = capsys.readouterr()
@@ -108,13 +132,55 @@ def test_reference_passes_every_check_silently(check, step, capsys):
     assert "✓" in out and "✗" not in out
 
 
-def test_stored_padding_is_the_references():
-    """What the self-check compares pad_batch with in the students' install, which has no reference."""
-    for (sequences, pad_id, max_len), (ids, mask) in STORED_PADDING.items():
-        expected_ids, expected_mask = ref.pad_batch([list(s) for s in sequences], pad_id=pad_id, max_len=max_len)
-        np.testing.assert_array_equal(ids, expected_ids)
-        np.testing.assert_array_equal(mask, expected_mask)
-        assert (ids.dtype, mask.dtype) == (expected_ids.dtype, expected_mask.dtype)
+def test_the_graders_figures_are_the_given_codes():
+    """The judge's NumPy ground truth is the notebook's given code (the reference's), on every case it checks."""
+    for sizes, seed in (((6, 5, 3), 1), ((4, 4, 4), 2), ((6, 5, 3), 3), ((4, 4, 4), 4)):
+        for name, array in ref.random_weights(*sizes, seed=seed).items():
+            np.testing.assert_array_equal(comparison_judge.random_weights(*sizes, seed=seed)[name], array)
+    x = np.random.default_rng(0).normal(size=(7, 6)).astype(np.float32)
+    weights = ref.random_weights(6, 5, 3, seed=0)
+    np.testing.assert_array_equal(comparison_judge.numpy_mlp(weights, x), ref.numpy_mlp(weights, x))
+    for name, (vocab, embed, classes, seed) in comparison_judge.BAGS.items():
+        weights = ref.bag_weights(vocab, embed, classes, seed=seed)
+        weights["embedding"][0] = 4.0
+        for key, array in comparison_judge.checked_bag_weights(name).items():
+            np.testing.assert_array_equal(array, weights[key])
+        for _, sequences in comparison_judge.BAG_FUNCTIONS:
+            np.testing.assert_array_equal(comparison_judge.numpy_bag(weights, sequences), ref.numpy_bag(weights, sequences))
+    graphs = [(sequences, 0, max_len) for _, max_len, sequences in comparison_judge.BAG_GRAPHS]
+    for sequences, pad_id, max_len in [*comparison_judge.PAD_CASES, *graphs]:
+        for mine, theirs in zip(comparison_judge.pad(sequences, pad_id, max_len), ref.pad_batch(sequences, pad_id, max_len)):
+            assert mine.dtype == theirs.dtype
+            np.testing.assert_array_equal(mine, theirs)
+
+
+def test_inputs_are_plain_data():
+    """What the grader writes for the kernel: numeric or string arrays, which np.load reads without pickle."""
+    case = ComparisonCase()
+    for step in ComparisonChecks.STEPS:
+        for hidden in (False, True):
+            inputs = case.inputs(step, hidden)
+            assert inputs and all(isinstance(a, np.ndarray) and a.dtype.kind in "biufU" for a in inputs.values()), step
+
+
+@pytest.mark.parametrize("step", list(REFERENCE))
+def test_nothing_from_the_kernel_passes_nothing(step):
+    """A kernel that hands back no values (a patched probe, a kernel that died) fails every step."""
+    case = ComparisonCase()
+    for observation in (Observation(), Observation(stopped={"key": "gone"})):
+        verdict = case.judge(step, case.inputs(step, True), observation, hidden=True)
+        assert verdict.failures and not verdict.passed, step
+        assert "the grader received no" in verdict.failures[0].line(), verdict.failures[0].line()
+
+
+def test_a_failure_the_kernel_met_costs_even_where_no_check_looks():
+    case, step = ComparisonCase(), "pad_batch"
+    inputs = case.inputs(step, hidden=False)
+    observation = comparison_probe.observe(step, (own.pad_batch,), inputs, hidden=False)
+    assert case.judge(step, inputs, observation, hidden=False).ok
+    observation.failed("elsewhere", CheckFailed("a contract point", "one thing", "another"))
+    verdict = case.judge(step, inputs, observation, hidden=False)
+    assert [f.line() for f in verdict.failures] == ["pad_batch: a contract point — expected one thing, found another."]
 
 
 # The notebook API -------------------------------------------------------------------------------
@@ -135,18 +201,25 @@ def test_hidden_raises_assertion_error(check):
         check.hidden("pad_batch", lambda *a, **k: (_ for _ in ()).throw(NotImplementedError()))
 
 
-def test_a_step_that_runs_the_reference_scores_zero(check):
-    """tests/test_reference_code.py has every route; the copies in REFERENCE (the same text) pass."""
-    from solutions import comparison
+def test_objects_the_notebook_lacks(check, capsys):
+    check.public("pad_batch", None)
+    check.public("weights_to_torch", own.numpy_to_torch, 3)
+    _, err = capsys.readouterr()
+    assert "pad_batch: pad_batch, defined in the notebook — expected a function, found nothing. " in err, err
+    assert "Look at: run the cell that defines pad_batch first." in err
+    assert "torch_to_numpy, defined in the notebook — expected a function, found int" in err, err
+
+
+def test_a_step_that_imports_the_reference_fails_where_there_is_none(check, no_solutions):
+    """In the grading sandbox `solutions` cannot be imported: a step that needs it fails like any error."""
 
     def dynamic_bag(weights, sequences):
-        import graders.comparison
+        from solutions.comparison import dynamic_bag
 
-        return graders.comparison.reference.dynamic_bag(weights, sequences)
+        return dynamic_bag(weights, sequences)
 
-    fails(check, "pad_batch", comparison.pad_batch, match="pad_batch uses the reference solution (solutions.comparison.pad_batch)")
-    message = fails(check, "dynamic_bag", own.torch_bag, dynamic_bag, match="dynamic_bag uses the reference solution")
-    assert message.startswith("dynamic_bag uses the reference solution (solutions.comparison.dynamic_bag, "), message
+    message = fails(check, "dynamic_bag", own.torch_bag, dynamic_bag, match="dynamic_bag to run without an error", public=True)
+    assert "ImportError" in message or "ModuleNotFoundError" in message, message
 
 
 def test_guard_turns_errors_into_one_stderr_line(check, capsys):
@@ -228,8 +301,7 @@ def test_torch_to_numpy_mistakes(check):
     fails(check, "weights_to_torch", own.numpy_to_torch, from_torch(transpose=False), match="transpose nn.Linear's", public=True)
     fails(check, "weights_to_torch", own.numpy_to_torch, from_torch(detach=False), match=".detach()", public=True)
     # Views pass the public checks; the hidden check changes the parameters afterwards.
-    for _ in ComparisonChecks._weights_to_torch(check, own.numpy_to_torch, from_torch(copy=False), hidden=False):
-        pass
+    assert check.verdict("weights_to_torch", own.numpy_to_torch, from_torch(copy=False), hidden=False).ok
     fails(check, "weights_to_torch", own.numpy_to_torch, from_torch(copy=False), match="shares memory")
 
 

@@ -78,8 +78,11 @@ SAMPLES = [
          "dynamic_bag": swap(_ref("dynamic_bag"), """    bag = torch_bag(weights)
     with torch.no_grad():
         return bag([torch.as_tensor(np.asarray(ids), dtype=torch.int64) for ids in sequences]).numpy()""",
-                             "    return check.reference.dynamic_bag(weights, sequences)")},
+                             """    import importlib
+
+    return importlib.import_module("solutions.comparison").dynamic_bag(weights, sequences)""")},
         full_marks(A, pad_batch_tests=0, dynamic_bag_tests=0),
-        about="reference code at grading: pad_batch imported from solutions, dynamic_bag through check.reference",
+        about="reference code at grading: pad_batch imported from solutions, dynamic_bag importing it when called; "
+        "solutions cannot be imported in the grading sandbox, so both fail there",
     ),
 ]
