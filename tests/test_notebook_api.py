@@ -34,8 +34,7 @@ def get_check(framework: str) -> StepChecks:
 def fw(request, capsys):
     """(framework, StepChecks, the reference as a student's copy) with the constructor's line already read away.
 
-    The copy (tests/copies.py) has the reference's text but not its code objects: hidden checks fail
-    a step that runs the reference's own code (tests/test_reference_code.py).
+    The copy (tests/copies.py) has the reference's text, as a student's notebook would, not its module.
     """
     check = get_check(request.param)
     capsys.readouterr()

@@ -16,7 +16,7 @@ import pytest
 
 from graders.checks import CheckFailed
 from graders.observation import MAX_BYTES, Observation, ObservationError, from_bytes, read, to_bytes, write_new
-from graders.runner.verdict import HiddenCall, failure_output
+from graders.runner.verdict import HiddenCall, failure_outputs
 from submissions import ASSIGNMENTS, graded_cells, source_notebook
 
 STEPS = ("download", "load_and_preprocess", "build_model", "make_loss_and_optimizer", "accuracy", "train", "report")
@@ -90,7 +90,9 @@ def test_the_grader_reads_no_link_no_fifo_and_nothing_too_large(tmp_path):
 
 
 def test_a_failed_hidden_test_shows_its_lines_not_a_stack():
-    output = failure_output([CheckFailed("logits shape", (32, 10), (32, 9), "the size of the last layer", step="build_model")])
-    assert output.output_type == "error" and output.ename == "CheckFailed"
-    assert output.evalue == "step 3 (build_model): logits shape — expected (32, 10), found (32, 9). Look at: the size of the last layer."
-    assert output.traceback[1].startswith("✗ step 3 (build_model): logits shape")
+    failure = CheckFailed("logits shape", (32, 10), (32, 9), "the size of the last layer", step="build_model")
+    lines, error = failure_outputs([failure, CheckFailed("logits dtype", "float32", "float64", step="build_model")])
+    line = "step 3 (build_model): logits shape — expected (32, 10), found (32, 9). Look at: the size of the last layer."
+    assert lines.name == "stderr" and lines.text == f"✗ {line}\n✗ step 3 (build_model): logits dtype — expected float32, found float64.\n"
+    assert error.output_type == "error" and error.ename == "CheckFailed" and error.evalue.splitlines()[0] == line
+    assert error.traceback == ["CheckFailed: a hidden test failed (the ✗ lines above)"]

@@ -11,8 +11,8 @@ kernel. The grader writes the step's inputs (data: `graders.judge` for the pipel
 `graders.comparison_judge` for the comparison) into the submission's working folder, has the
 kernel run the probe on them (`graders.probe.run`: the student's function called, only its
 outputs saved), reads the outputs back without following links or unpickling anything, judges
-them here and writes the cell's outputs itself: the ✓ line, or an error output whose lines are the
-✗ messages, and for the results cell the points as the cell's value (nbgrader's partial credit).
+them here and writes the cell's outputs itself: the ✓ line, or the ✗ lines and an error output (0
+points), and for the results cell the points as the cell's value (nbgrader's partial credit).
 The cell's source, restored from the gradebook by nbgrader, is the only thing read from the notebook.
 """
 
@@ -89,10 +89,15 @@ def cached_checker(kind: str, dataset: str | None):
     return _CHECKERS[key]
 
 
-def failure_output(failures: list[CheckFailed]) -> NotebookNode:
-    """The error output a failed hidden test shows: the ✗ lines (as IPython shows a CheckFailed), no stack."""
+def failure_outputs(failures: list[CheckFailed]) -> list[NotebookNode]:
+    """What a failed hidden test shows: its ✗ lines on stderr, as a self-check prints them, then an error output
+    (which nbgrader scores 0) holding the same message, with no stack of the grader's."""
     combined = CheckFailed.combine(failures)
-    return new_output("error", ename=CHECK_FAILED, evalue=combined.message, traceback=combined._render_traceback_())
+    lines = "".join(f"✗ {line}\n" for line in combined.message.splitlines())
+    return [
+        new_output("stream", name="stderr", text=lines),
+        new_output("error", ename=CHECK_FAILED, evalue=combined.message, traceback=[f"{CHECK_FAILED}: a hidden test failed (the ✗ lines above)"]),
+    ]
 
 
 def judge_cell(run_cell, call: HiddenCall, cell: NotebookNode, index: int, resources: dict) -> None:
@@ -146,14 +151,14 @@ def _verdict_outputs(case, call: HiddenCall, inputs: dict, observation: Observat
         try:
             earned, line = case.score_results(observation, call.points or 0.0)
         except CheckFailed as failure:
-            return [failure_output([failure])]
+            return failure_outputs([failure])
         return [
             new_output("stream", name="stdout", text=line + "\n"),
             new_output("execute_result", data={"text/plain": repr(earned)}, execution_count=None),
         ]
     verdict = case.judge(call.step, inputs, observation, hidden=True)
     if verdict.failures:
-        return [failure_output(verdict.failures)]
+        return failure_outputs(verdict.failures)
     from graders.judge import passed_line
 
     return [new_output("stream", name="stdout", text=passed_line(verdict, hidden=True) + "\n")]
