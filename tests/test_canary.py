@@ -10,11 +10,13 @@ Then the grading environment is broken in the two ways the issue met, and the cl
   issue's ``No module named 'graders'``. Stock ``nbgrader autograde`` is run there too, and the doctor.
 
 Each time the command exits non-zero with one line naming the cause, and the gradebook keeps its bytes.
+How the canary names the cause is checked first, on executed notebooks made here (no kernel).
 """
 
 from __future__ import annotations
 
 import json
+import pickle
 import shutil
 import subprocess
 import sys
@@ -22,17 +24,68 @@ import sysconfig
 from pathlib import Path
 
 import pytest
+from nbformat.v4 import new_code_cell, new_notebook, new_output
+from traitlets.config import Config
 
 from graders.author import build
 from graders.kernel import GRADING_KERNEL_NAME, kernel_json
-from graders.runner import batch
+from graders.runner import batch, canary
 from graders.runner.gradebook import NBGRADER, Recorder
 from submissions import REPO, Sample, new_course
 
-pytestmark = pytest.mark.slow
 ASSIGNMENT = "torch_pipeline"
 CHECKOUT_PACKAGES = ("course", "graders", "solutions")  # what a clone of the course holds
 NOTHING_GRADED = f"no submission was graded. Run python -m graders doctor {ASSIGNMENT}."
+
+
+def code(source: str, *outputs, **nbgrader):
+    return new_code_cell(source, outputs=list(outputs), metadata={"nbgrader": {"locked": False, **nbgrader}})
+
+
+def setup_cell(*outputs):
+    return code("from graders.notebook import StepChecks", *outputs, locked=True, grade=False, solution=False)
+
+
+def scored(*cells, setup=()) -> tuple[float, float, str | None]:
+    return canary.score({"torch_pipeline": new_notebook(cells=[setup_cell(*setup), *cells])}, Config())
+
+
+def graded_cell(name: str, points: float, *outputs):
+    return code("check.hidden(...)", *outputs, grade=True, solution=False, grade_id=name, points=points, locked=True)
+
+
+def test_the_canary_names_the_first_cell_that_failed_and_why():
+    train = code("def train(): ...", grade=False, solution=True, grade_id="train")
+    assert scored(train, graded_cell("train_tests", 3)) == (3, 3, None)
+    cuda = new_output("error", ename="RuntimeError", evalue="CUDA error: no kernel image\nmore", traceback=[])
+    name_error = new_output("error", ename="NameError", evalue="name 'train' is not defined", traceback=[])
+    assert scored(code("def train(): ...", cuda, grade=False, solution=True, grade_id="train"), graded_cell("train_tests", 3, name_error)) == (
+        0, 3, "cell train failed (RuntimeError: CUDA error: no kernel image)"
+    )
+    stderr = new_output("stream", name="stderr", text="\n✗ step 6 (train): loss rose\n")
+    assert scored(train, graded_cell("train_tests", 3, stderr))[2] == "cell train_tests failed (it wrote to stderr: ✗ step 6 (train): loss rose)"
+    partial = new_output("execute_result", data={"text/plain": "1.5"}, execution_count=1)
+    assert scored(graded_cell("results_tests", 3, partial)) == (1.5, 3, "cell results_tests earned 1.5 of 3 points")
+    missing = new_output("error", ename="ModuleNotFoundError", evalue="No module named 'graders'", traceback=[])
+    failed = scored(graded_cell("train_tests", 3, name_error), setup=[missing])
+    assert failed == (0, 3, "the setup cell failed (ModuleNotFoundError: No module named 'graders')")
+    answer = code("written", grade=True, solution=True, grade_id="q1", points=2)
+    assert scored(answer) == (0, 0, None)  # a written answer is graded by hand: it does not count
+
+
+def test_a_setup_cell_failing_on_an_import_stops_the_notebook():
+    notebook = new_notebook(cells=[setup_cell(), graded_cell("train_tests", 3)])
+    failed = {"content": {"status": "error", "ename": "ModuleNotFoundError", "evalue": "No module named 'graders'"}}
+    with pytest.raises(canary.SetupFailed) as raised:
+        canary.refuse_failed_setup(notebook, 0, failed)
+    assert str(raised.value) == (
+        "the grading environment is broken: the setup cell failed (ModuleNotFoundError: No module named 'graders'); "
+        "nothing was recorded for this submission. Run python -m graders doctor."
+    )
+    assert str(pickle.loads(pickle.dumps(raised.value))) == str(raised.value)  # as it comes back from a cluster's worker
+    canary.refuse_failed_setup(notebook, 1, failed)  # a test cell: the student's to fail
+    canary.refuse_failed_setup(notebook, 0, {"content": {"status": "error", "ename": "ValueError", "evalue": "x"}})
+    canary.refuse_failed_setup(notebook, 0, {"content": {"status": "ok"}})
 
 
 @pytest.fixture(scope="module")
@@ -77,6 +130,7 @@ def without_course_packages(root: Path) -> dict[str, str]:
     return build.nbgrader_env() | {"JUPYTER_PATH": str(root / "jupyter")}
 
 
+@pytest.mark.slow
 def test_a_course_folder_holding_its_own_packages_grades_no_one(course):
     """The issue's mix-up: `python -m graders` imports the course folder's copy, the grading kernel the venv's."""
     for package in CHECKOUT_PACKAGES:
@@ -98,6 +152,7 @@ def test_a_course_folder_holding_its_own_packages_grades_no_one(course):
     assert gradebook_bytes(course) == before
 
 
+@pytest.mark.slow
 def test_a_grading_kernel_that_cannot_import_the_course_grades_no_one(course, tmp_path):
     env = without_course_packages(tmp_path)
     before, scores = gradebook_bytes(course), batch.scores(course, ASSIGNMENT)
