@@ -241,6 +241,36 @@ def _run_doctor(args) -> int:
     return 0 if ready(findings) else 1
 
 
+def _add_report_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("assignment", metavar="ASSIGNMENT")
+    parser.add_argument("--against", type=Path, default=None, metavar="DIR",
+                        help="earlier terms' submissions (notebooks anywhere under DIR) to compare each student with")
+    parser.add_argument("--csv", type=Path, default=None, metavar="FILE", help="also write the similar pairs here, one row per pair and step")
+    parser.add_argument("--threshold", type=float, default=None,
+                        help="share of either side's code a match must cover to be listed (default 0.75)")
+    parser.add_argument("--root", type=Path, default=None, help="course directory (default: the repository)")
+
+
+def _run_report(args) -> int:
+    from graders.review import write_report
+    from graders.review.similarity import Settings
+
+    root = _course_root(args)
+    if not (root / "source" / args.assignment).is_dir() and not any((root / "autograded").glob(f"*/{args.assignment}")):
+        raise UsageError(f"no assignment {args.assignment!r} in {root / 'source'}")
+    if args.against is not None and not args.against.is_dir():
+        raise UsageError(f"--against {args.against}: no such folder")
+    if args.threshold is not None and not 0 < args.threshold <= 1:
+        raise UsageError(f"--threshold {args.threshold}: a share, more than 0 and at most 1")
+    settings = Settings() if args.threshold is None else Settings(threshold=args.threshold)
+    done = write_report(root, args.assignment, against=args.against, csv=args.csv, settings=settings)
+    print("\n".join(done.lines))
+    if done.csv is not None:
+        print(f"similar pairs for a spreadsheet: {done.csv}")
+    print(f"class report: {done.page}")
+    return 0
+
+
 # --------------------------------------------------------------------------------------------
 # student-wheel (teaching staff)
 
@@ -271,6 +301,9 @@ COMMANDS: dict[str, Command] = {
     ),
     "feedback": Command("nbgrader generate_feedback: an HTML report per student", _add_feedback_arguments, _run_feedback),
     "export": Command("nbgrader export: every grade into a CSV file", _add_export_arguments, _run_export),
+    "report": Command(
+        "after grading, reports/<a>.html: where the class struggles, and similar submissions", _add_report_arguments, _run_report
+    ),
     "doctor": Command(
         "say whether grading can run here: frameworks, devices, sandbox, limits, gradebook, kernel", _add_doctor_arguments,
         _run_doctor,
