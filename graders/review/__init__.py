@@ -62,6 +62,10 @@ def write_report(
     return Report(path, written_csv, summary(graded, figures, similar, top))
 
 
+def _students(count: int) -> str:
+    return f"{count} student" + ("" if count == 1 else "s")
+
+
 def summary(graded, figures, similar, top: int = 5) -> list[str]:
     """The terminal's lines: what could not be read, the lowest-passing step, the top flagged pairs."""
     from graders.review.page import alike
@@ -79,7 +83,7 @@ def summary(graded, figures, similar, top: int = 5) -> list[str]:
     if lowest is not None:
         lines.append(
             f"lowest-passing step: {lowest.cell.step} ({lowest.passed} of {lowest.graded} students with full points)"
-            + (f"; most often: {lowest.groups[0].example} ({lowest.groups[0].count} students)" if lowest.groups else "")
+            + (f"; most often: {lowest.groups[0].example} ({_students(lowest.groups[0].count)})" if lowest.groups else "")
         )
     groups = sorted(((step.step, group) for step in similar for group in alike(step.pairs)),
                     key=lambda sg: (-sg[1].pairs[0].figure, -len(sg[1].members)))
