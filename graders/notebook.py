@@ -33,6 +33,7 @@ from __future__ import annotations
 import contextlib
 import io
 import linecache
+import math
 import os
 import re
 import sys
@@ -49,6 +50,9 @@ from graders.judge import Case, Verdict, passed_line
 from graders.quiet import quiet as quiet_running
 import course
 from course.data import RawData
+
+
+LOSSES_MIME = "application/vnd.tf-pytorch-course.losses+json"  # the loss values beside the plot (graders.review reads them)
 
 
 # Quiet running -----------------------------------------------------------------------------
@@ -347,21 +351,25 @@ class StepChecks:
         return None
 
     def plot_losses(self, history) -> None:
-        """Plot the loss of every training step (nothing but a stderr note when there is no history)."""
+        """Show the loss of every training step as a plot, with the values beside it in the same output
+        (`LOSSES_MIME`: {"losses": [float or null, ...]}, which the class report reads); a stderr note when
+        there is no history."""
         if history is None or len(history) == 0:
             print("✗ no losses to plot: train returned nothing; fix step 6 (train) first.", file=sys.stderr)
             return
         import matplotlib.pyplot as plt
+        from IPython.display import display
 
         values = [float(v) for v in history]
         figure, axes = plt.subplots(figsize=(7, 3.5))
         axes.plot(range(1, len(values) + 1), values, linewidth=1)
         axes.set(xlabel="training step", ylabel="loss", title=f"Training loss ({self.framework}, {self.dataset})")
         axes.grid(alpha=0.3)
-        with warnings.catch_warnings():  # a non-interactive backend warns on show()
-            warnings.simplefilter("ignore")
-            plt.show()
+        png = io.BytesIO()
+        figure.savefig(png, format="png", bbox_inches="tight")
         plt.close(figure)
+        losses = [value if math.isfinite(value) else None for value in values]
+        display({"image/png": png.getvalue(), LOSSES_MIME: {"losses": losses}, "text/plain": f"<loss curve: {len(values)} steps>"}, raw=True)
 
     # -- the results cell --------------------------------------------------------------------
     def target(self) -> float:

@@ -201,7 +201,12 @@ def _make_loss_and_optimizer(p: Probe, make_loss_and_optimizer, inputs: dict, hi
         p.check("optimizer", a.check_optimizer, optimizer, model)
         if hidden:
             p.values["gradient"] = p.call("gradient", "differentiating your loss", a.loss_gradient, loss, model, inputs["logits"], y)
-            p.call("step", "one update of your optimizer", a.optimizer_step, optimizer, model, loss, x, y, _weights(inputs, "gradient:"))
+            batches = a.contract_batches(inputs["train_x"], inputs["train_y"], int(_scalar(inputs, "batch_size")), True, int(_scalar(inputs, "seed")))
+            history = p.call(
+                "training", "training the course's model with your loss and optimizer",
+                a.course_train, model, loss, optimizer, batches, int(_scalar(inputs, "epochs")),
+            )
+            p.values["history"] = np.asarray(history, np.float64)
             p.values.update({f"after:{k}": v for k, v in a.weights_of(model).items()})
     finally:
         with contextlib.suppress(Exception):

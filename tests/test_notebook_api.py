@@ -335,8 +335,8 @@ def test_learning_rate_far_too_high(fw, capsys):
     message = fails(check, "make_loss_and_optimizer", learning_rate_ten(ref), capsys, hidden=True)
     assert message.startswith("step 4 (make_loss_and_optimizer): ")
     assert (
-        "one update of your optimizer — expected Adam's first step: each weight moves by the learning rate (0.003) "
-        "against its gradient, found a median step of 3.33e+03 × the learning rate" in message
+        "test accuracy after 108 steps with your loss and optimizer — expected at least 0.90" in message
+        or "finite" in message
     )
     assert "Look at: the optimizer (Adam, at the learning_rate argument)" in message
 

@@ -25,7 +25,7 @@ from graders.author.build import REPO, ToolError
 NAME = "tf-pytorch-course-student"
 PACKAGES = ("course", "graders", "graders.checks", "graders.frameworks")  # every .py file of each
 PACKAGE_DATA = {"graders": ["references.json"]}
-STAFF_ONLY = {"jupytext", "distributed", "psycopg"}  # building notebooks, grading on a cluster, a PostgreSQL gradebook
+STAFF_ONLY = {"jupytext", "distributed", "psycopg", "copydetect"}  # building notebooks, a cluster, PostgreSQL, the class report
 DESCRIPTION = "The students' part of the TensorFlow and PyTorch course: datasets, self-checks and the course kernel."
 
 

@@ -18,7 +18,7 @@ Every adapter module (`tf1`, `tf2`, `torch`) defines the same names:
   (standard layers holding `graders.checks.network`'s canonical weights), ``weights_of(model)``,
   ``contract_batches(x, y, batch_size, shuffle, seed)``, ``course_training(model, learning_rate) -> (loss,
   optimizer)``, ``course_accuracy(logits, labels)``, ``loss_gradient(loss, model, logits, y)``,
-  ``optimizer_step(optimizer, model, loss, x, y, gradients)``.
+  ``course_train(model, loss, optimizer, batches, epochs) -> losses`` (the course's training loop).
 
 The adapters run in the kernel; the verdicts are `graders.judge`'s, on the values they hand back.
 

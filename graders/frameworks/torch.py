@@ -255,10 +255,15 @@ def loss_gradient(loss, model, logits, y) -> np.ndarray:
     return to_numpy(z.grad)
 
 
-def optimizer_step(optimizer, model, loss, x, y, gradients: dict) -> None:
-    """One update of `optimizer` with the given gradients (canonical layout) on the contract model's weights."""
-    optimizer.zero_grad()
-    for layer, module in zip(("hidden", "logits"), _layers(model)):
-        module.weight.grad = torch.from_numpy(gradients[f"{layer}/kernel"].T.copy()).to(module.weight.device)
-        module.bias.grad = torch.from_numpy(gradients[f"{layer}/bias"].copy()).to(module.bias.device)
-    optimizer.step()
+def course_train(model, loss, optimizer, batches, epochs: int) -> list[float]:
+    """The course's training loop, with the given loss and optimizer: the losses of its steps."""
+    device, history = device_of(model), []
+    model.train()
+    for _ in range(epochs):
+        for x, y in batches:
+            optimizer.zero_grad()
+            value = loss(model(x.to(device)), y.to(device))
+            value.backward()
+            optimizer.step()
+            history.append(float(value.detach()))
+    return history

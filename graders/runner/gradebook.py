@@ -109,6 +109,8 @@ class ReplayExecution:
         for cell, ran in zip(notebook.cells, run.cells):
             if cell.cell_type == "code":
                 cell.outputs, cell.execution_count = ran.outputs, ran.execution_count
+                if "execution" in ran.metadata:  # nbclient's timestamps: the class report's seconds per submission
+                    cell.metadata["execution"] = ran.metadata["execution"]
         if "language_info" in run.metadata:
             notebook.metadata.language_info = run.metadata.language_info
         return notebook, resources
