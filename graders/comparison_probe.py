@@ -58,7 +58,7 @@ from graders.comparison_judge import (
     weights_in,
 )
 from graders.observation import Observation
-from graders.probe import Probe, _Stop
+from graders.probe import Probe
 from graders.quiet import quiet
 from course.devices import tensorflow_device
 
@@ -540,14 +540,5 @@ def observe(step: str, objects: tuple, inputs: dict, hidden: bool) -> Observatio
             p._stop("objects", CheckFailed(f"{name}, defined in the notebook", "a function", found, f"run the cell that defines {name} first"))
             return p.observation
     with quiet():
-        try:
-            setup()
-            OBSERVE[step](p, *objects, inputs, hidden)
-        except _Stop:
-            pass
-        except Exception as error:  # the student's objects were not what the probe could read
-            p._stop("unreadable", CheckFailed(
-                f"could not check what the code returned: {type(error).__name__}: {_first_line(error)}",
-                hint=f"the cell of {step} and its docstring", step=step,
-            ))
-    return p.observation
+        setup()
+        return p.observe(OBSERVE[step], *objects, inputs, hidden)

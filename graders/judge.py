@@ -25,7 +25,7 @@ from graders import checks, references
 from graders.checks import CheckFailed, step_label
 from graders.checks import network
 from graders.checks.accuracy import points_for
-from graders.checks.loss import as_float
+from graders.checks.loss import as_float, is_number
 from graders.checks.ranges import RAW_FIELDS
 from graders.observation import Observation
 from course.data import RawData, load_dataset, load_holdout
@@ -195,14 +195,6 @@ def _no_value(key: str) -> CheckFailed:
 
 def _preprocess(images) -> np.ndarray:
     return references.preprocess(np.asarray(images))
-
-
-def _is_number(value) -> bool:
-    try:
-        as_float("value", value)
-    except CheckFailed:
-        return False
-    return True
 
 
 class Case:
@@ -385,7 +377,7 @@ class Case:
     def _explain_loss(self, j: _Judge, value, expected: float) -> None:
         """Point a wrong loss value at the contract when the loss gives the cross-entropy on log-probabilities or
         probabilities: it expects those, where the contract's model gives raw logits."""
-        if not _is_number(value):
+        if not is_number(value):
             return
         failure = j.verdict.failures[-1]
         for kind in ("log_probabilities", "probabilities"):
@@ -407,7 +399,7 @@ class Case:
                 j.kernel("metric_type", fatal=False)
             start = len(j.verdict.failures)
             j.check(checks.check_metric, found, case, fatal=False)
-            if number == 0 and _is_number(found):
+            if number == 0 and is_number(found):
                 try:
                     checks.check_same_answer(found, j.need("again"), case, checks.CASES[1])
                 except CheckFailed as failure:  # a running total: the wrong values above are its doing

@@ -25,7 +25,7 @@ import numpy as np
 from graders import frameworks
 from graders.checks import CheckFailed, check_history, check_raw_data, check_reiterable, step_label
 from graders.checks.accuracy import report_values
-from graders.checks.loss import as_float
+from graders.checks.loss import as_float, is_number
 from graders.observation import Observation, arrays_from_file, write
 from course.pipeline import Splits
 
@@ -71,6 +71,22 @@ class Probe:
                 raise _Stop from None
             return None
 
+    def observe(self, observe_step, *args) -> Observation:
+        """`observe_step(self, *args)` to its end or its first stop; an error the student's objects cause that no
+        `call` caught (what they returned could not be read) is recorded as the stop."""
+        try:
+            observe_step(self, *args)
+        except _Stop:
+            pass
+        except Exception as error:
+            from graders.notebook import _short
+
+            self._stop("unreadable", CheckFailed(
+                f"could not check what the code returned: {type(error).__name__}: {_short(error)}",
+                hint=f"the cell of {step_label(self.step)} and its docstring", step=self.step,
+            ))
+        return self.observation
+
     def _stop(self, key: str, failure: CheckFailed) -> None:
         failure.step = failure.step or self.step
         self.observation.failed(key, failure)
@@ -110,14 +126,6 @@ def _pair(value, what: str):
     if isinstance(value, (tuple, list)) and len(value) == 2:
         return tuple(value)
     raise CheckFailed("return value", what, type(value).__name__, "the return statement")
-
-
-def _is_number(value) -> bool:
-    try:
-        as_float("value", value)
-    except CheckFailed:
-        return False
-    return True
 
 
 @contextlib.contextmanager
@@ -223,7 +231,7 @@ def _accuracy(p: Probe, accuracy, inputs: dict, hidden: bool) -> None:
             p.check("metric_type", a.check_metric_type, value, fatal=False)
         found = a.to_numpy(value)
         p.values[f"value_{number}"] = np.asarray(found) if np.asarray(found).dtype != object else str(found)
-        if number == 0 and _is_number(found) and cases > 1:  # the same answer again, after another call
+        if number == 0 and is_number(found) and cases > 1:  # the same answer again, after another call
             between = _scalar(inputs, "name_1")
             p.call("again", f"your accuracy on {between}", a.metric_value, accuracy, inputs["logits_1"], inputs["labels_1"])
             again = p.call("again", f"your accuracy on {name}", a.metric_value, accuracy, logits, labels)
@@ -349,16 +357,8 @@ def observe(kind: str, step: str, objects: tuple, inputs: dict, hidden: bool) ->
         p._stop("function", CheckFailed(f"the function {step}", "a function", found, f"run the cell of {step_label(step)} first"))
         return p.observation
     with quiet_adapter(adapter):
-        try:
-            adapter.seed(int(inputs["seed"].item()) if "seed" in inputs else 0)
-            OBSERVE[step](p, function, inputs, hidden)
-        except _Stop:
-            pass
-        except Exception as error:  # the student's objects were not what the probe could read
-            p._stop("unreadable", CheckFailed(
-                f"could not check what the code returned: {type(error).__name__}: {_brief(error)}",
-                hint=f"the cell of {step_label(step)} and its docstring", step=step,
-            ))
+        adapter.seed(int(inputs["seed"].item()) if "seed" in inputs else 0)
+        p.observe(OBSERVE[step], function, inputs, hidden)
     _finite(p.observation)
     return p.observation
 

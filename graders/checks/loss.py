@@ -42,6 +42,15 @@ def as_float(name: str, value) -> float:
     return float(array.reshape(()))
 
 
+def is_number(value) -> bool:
+    """Whether `value` reads as one finite-or-not real number (`as_float`)."""
+    try:
+        as_float("value", value)
+    except CheckFailed:
+        return False
+    return True
+
+
 def check_loss_matches(
     value, reference: float, rtol: float = 1e-3, atol: float = 1e-4, name: str = "loss on a fixed batch"
 ) -> str:
