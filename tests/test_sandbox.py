@@ -193,3 +193,27 @@ def test_what_it_may_read_can_live_in_tmp(tmp_path, monkeypatch):
     monkeypatch.setenv("COURSE_DATA_DIR", str(cache))
     notebook = run([f"print(open({str(cache / 'README')!r}).read())"], tmp_path / "work")
     assert text(notebook.cells[0]) == "cached data"
+
+
+def test_the_reference_answers_are_out_of_reach(tmp_path, monkeypatch):
+    """No check needs `solutions`, and the grading kernel cannot import or read it: not the repository's copy,
+    nor a copy inside a folder the sandbox binds (here the dataset cache, as site-packages would hold an install)."""
+    import solutions
+
+    repository_copy = Path(solutions.__file__).with_name("torch_pipeline.py")
+    cache = tmp_path / "data-cache"
+    (cache / "solutions").mkdir(parents=True)
+    (cache / "solutions" / "torch_pipeline.py").write_text("ANSWERS = 42\n")
+    (cache / "README").write_text("cached data")
+    monkeypatch.setenv("COURSE_DATA_DIR", str(cache))
+    notebook = run(
+        [
+            "import importlib.util, graders.notebook, course; print(importlib.util.find_spec('solutions'))",
+            f"import os; print(os.path.exists({str(repository_copy)!r}), os.listdir({str(cache / 'solutions')!r}))",
+            f"print(open({str(cache / 'README')!r}).read())",
+        ],
+        tmp_path / "work",
+    )
+    assert text(notebook.cells[0]) == "None"  # the course's packages import; the reference does not
+    assert text(notebook.cells[1]) == "False []"
+    assert text(notebook.cells[2]) == "cached data"  # the folder around it is still there
