@@ -151,21 +151,26 @@ def autograde(
 
     warm = warm_kernels(recorder, assignment, reference + prepared, jobs, config, scheduler)
     with executor(jobs, scheduler) as pool, warm as kernels:
-        def run(job: GradingJob):
-            return pool.submit(run_job, job, kernels).result()
-
-        for job in reference:  # the canary, on the first kernel: nothing is written unless it earns full marks
-            canary.require(canary.grade_reference(recorder, dataclasses.replace(job, config=config(0)), run))
+        # The canary runs first, on the first kernel, and the students beside it; nothing is recorded, and no
+        # zero written, unless it earns full marks.
+        checked = [(job, pool.submit(run_job, dataclasses.replace(job, config=config(0)), kernels)) for job in reference]
+        futures = {
+            pool.submit(run_job, dataclasses.replace(job, config=config(index + len(reference))), kernels): job.student
+            for index, job in enumerate(prepared)
+        }
+        try:
+            for job, future in checked:
+                canary.require(canary.grade_reference(recorder, job, lambda _: future.result()))
+        except canary.EnvironmentBroken:
+            for future in futures:
+                future.cancel()
+            raise
         if progress is not None:
             progress(None, len(students))
         for student, found in problems.items():
             if found:
                 recorder.score_zero(assignment, student)
                 done(Outcome(student, False, "; ".join(found) + " Scored 0.", 0.0))
-        futures = {
-            pool.submit(run_job, dataclasses.replace(job, config=config(index)), kernels): job.student
-            for index, job in enumerate(prepared)
-        }
         for future in as_completed(futures):
             done(_record(recorder, assignment, futures[future], future))
     return sorted(outcomes, key=lambda o: o.student)
