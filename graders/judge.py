@@ -2,7 +2,7 @@
 
     case = Case("torch", "digits")
     inputs = case.inputs("train", hidden=True)            # data only: arrays and numbers
-    observation = probe.observe("torch", "train", train, inputs, hidden=True)   # in the kernel
+    observation = probe.observe("torch", "train", (train,), inputs, hidden=True)  # in the kernel
     verdict = case.judge("train", inputs, observation, hidden=True)           # here: notes or failures
 
 This module needs NumPy and the course's data, never a framework or the student's objects. At

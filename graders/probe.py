@@ -1,11 +1,11 @@
 """The kernel's side of a check: call the student's function on the grader's inputs, keep only what came out.
 
-    observe(framework, step, function, inputs, hidden) -> Observation
+    observe(kind, step, objects, inputs, hidden) -> Observation
 
-`inputs` are data (NumPy arrays and numbers: `graders.judge.inputs`), never the reference's
+`inputs` are data (NumPy arrays and numbers: `graders.judge.Case.inputs`), never the reference's
 objects: where a step takes a model, a loss or batches, the probe builds the contract's own from
-standard layers and the given weights (`contract_model`, `contract_batches`, `course_training`
-of the framework's adapter). What comes back is values: arrays, numbers, weights, the failures met
+standard layers and the given weights (`contract_model`, `contract_batches`, `course_training`,
+`course_train` of the framework's adapter). What comes back is values: arrays, numbers, weights, the failures met
 on the way (`graders.observation`). The verdict is the judge's (`graders.judge`), in the grading
 process at grading time, or here for a self-check.
 
