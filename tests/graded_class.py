@@ -135,12 +135,6 @@ def died(cell: str, later: tuple[str, ...]) -> dict:
     return {cell: [("error", "KernelDied", why)]} | {c: [("error", "KernelDied", f"not run: {why}")] for c in later}
 
 
-def reference_used(step: str, n: int, names: str) -> list[tuple]:
-    return [("stdout", f"✓ step {n} ({step}): {PASSED[step][0]}\n"),
-            ("error", "ReferenceUsed", f"step {n} ({step}) uses the reference solution ({names}): a graded step must be the "
-                                       "student's own code, so this step scores 0.")]
-
-
 FAILED: dict[str, dict[str, list[tuple]]] = {
     "download_flattened": {"download_tests": checks_failed(["step 1 (download): x_train dimensions — expected (N, H, W), found (1257, 64)."])},
     "test_split_from_train": {"load_and_preprocess_tests": checks_failed(
@@ -159,15 +153,18 @@ FAILED: dict[str, dict[str, list[tuple]]] = {
     "report_swapped": {"report_tests": checks_failed(
         [f"step 7 (report): train_accuracy — expected 0.9443 (the grader's own evaluation), found 0.9472. {LOOK_REPORT}"],
         [f"step 7 (report): with other splits: train_accuracy — expected 0.9472 (the grader's own evaluation), found 0.8968. {LOOK_REPORT}"])},
-    "reference_routes": {
-        "build_model_tests": reference_used("build_model", 3, "solutions.torch_pipeline.build_model, solutions.torch_pipeline.MLP"),
-        "accuracy_tests": reference_used("accuracy", 5, "solutions.torch_pipeline.accuracy"),
-        "train_tests": reference_used("train", 6, "solutions.torch_pipeline.train"),
-        "results_tests": [("stdout", "✓ results: held-out accuracy 0.9500 on 180 images; reference 0.9500: full points from 0.9300, "
-                                     "partial credit down to 0.50\n"),
-                          ("error", "CheckFailed", "results: the trained model comes from the reference solution: the whole "
-                                                   "pipeline ran solutions.torch_pipeline.build_model, solutions.torch_pipeline.MLP, "
-                                                   "solutions.torch_pipeline.train, solutions.torch_pipeline.accuracy, so the results score 0.")],
+    "reference_routes": {  # as grading now says it: the reference is not in the grading kernel
+        "build_model_tests": checks_failed([
+            "step 3 (build_model): your build_model(64, num_classes=10, hidden_units=128, seed=0) raised AttributeError: "
+            "'StepChecks' object has no attribute 'reference' (in build_model, line 2: `return check.reference.build_model("
+            "input_dim, num_classes, hidden_units, seed)`). Look at: the cell of step 3 (build_model)."]),
+        "accuracy_tests": checks_failed([
+            "step 5 (accuracy): your accuracy on 15 examples, 9 right, 2 ties raised ModuleNotFoundError: No module named "
+            "'solutions' (in accuracy, line 5: `return importlib.import_module(\"sol\" + \"utions.torch_pipeline\").accuracy("
+            "logits, labels)`). Look at: the cell of step 5 (accuracy)."]),
+        "train_tests": checks_failed([
+            "step 6 (train): the function train — expected a function, found nothing. Look at: run the cell of step 6 (train) first."]),
+        "results_tests": checks_failed(["results: the whole-pipeline cell did not produce a trained model; fix the steps above first."]),
     },
     "examples_mnist": {
         "build_model_tests": checks_failed([LOGITS]),

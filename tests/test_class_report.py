@@ -12,6 +12,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import html
+import re
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -244,14 +245,18 @@ def test_plots_of_any_scale_are_read_through_their_axes(history):
     assert np.median(np.abs(found.losses - expected)) <= max(0.02 * np.ptp(history), 2 * found.resolution)
 
 
-def test_limits_reference_code_and_every_student_not_graded_get_a_line(report, graded):
+def test_limits_reference_code_and_every_student_not_graded_get_a_line(report, graded, similar):
     limits = {s.student: s.limits for s in graded.submissions.values() if s.limits}
     assert limits == {
         "kernel_exit": ["the kernel died in cell accuracy (exit code 1) of torch_pipeline.ipynb"],
         "hanging": ["cell train of torch_pipeline.ipynb ran past the per-cell time limit and was stopped"],
     }
-    used = {s.student for s in graded.submissions.values() if s.reference_use}
-    assert used == {"reference_routes"}
+    # reference code used: the grading kernel holds none, so it shows as the reference's text in a submission (the
+    # bank builds most students on the reference's cells; fay renamed the reference's report, the release has none)
+    like = {student: [pair.step for pair in pairs] for student, pairs in page.like_reference(list(similar.values())).items()}
+    assert "report" in like["fay"] and "unfilled" not in like
+    shown = html.unescape(report.page.read_text())
+    assert re.search(r"<td>fay</td><td>reference code</td><td>report: \d+% alike \(see Similar submissions\)</td>", shown)
     assert graded.not_graded["kim"].startswith("submitted, not autograded yet")
     assert graded.not_graded["lee"] == "no submission"
     problems = {s.student: " ".join(s.problems) for s in graded.submissions.values() if s.problems}

@@ -31,7 +31,6 @@ from graders.report import ANSI
 from graders.review.losses import LossCurve, read_history
 
 BEGIN, END = "### BEGIN SOLUTION", "### END SOLUTION"
-REFERENCE_USE = re.compile(r"reference solution")  # "uses the reference solution", "comes from the reference solution"
 RESULTS = re.compile(r"held-out accuracy (?P<accuracy>[\d.]+|nan) \(reference (?P<reference>[\d.]+)\) earns")
 RESULTS_SELF_CHECK = re.compile(
     r"held-out accuracy (?P<accuracy>[\d.]+|nan) on \d+ images; reference (?P<reference>[\d.]+): full points from "
@@ -83,7 +82,6 @@ class Submission:
     framework: str | None = None
     dataset: str | None = None
     limits: list[str] = field(default_factory=list)  # limits hit, kernel deaths, cells stopped
-    reference_use: list[str] = field(default_factory=list)
     seconds: float | None = None
     curve: LossCurve | None = None
     curve_problem: str | None = None
@@ -362,10 +360,8 @@ def read_notebook(notebook: dict, name: str, submission: Submission, fill_grades
                 submission.failures[grade_id] = lines or ["(no message: the cell scored less than full points)"]
         elif not meta.get("solution"):
             submission.pipeline += [line for line in lines if _stderr_line(cell, line)]
-        submission.reference_use += [line for line in lines if REFERENCE_USE.search(line)]
         for text in _streams(cell, "stdout"):
             _read_results_line(submission, text)
-    submission.reference_use = list(dict.fromkeys(submission.reference_use))
     submission.curve, submission.curve_problem = read_history(code_cells)
     submission.seconds = cells_seconds(code_cells)
 

@@ -102,12 +102,12 @@ def render(
     if graded.notices:
         parts.append('<ul class="notices">' + "".join(f"<li>{e(n)}</li>" for n in graded.notices) + "</ul>")
     sections = [
-        ("scores", "Scores", _scores(graded, submissions)),
+        ("scores", "Scores", _scores(graded, submissions, like_reference(similar))),
         ("steps", "Points per step", _steps(figures)),
         ("failures", "What failed, step by step", _failures(figures, pipeline)),
         ("results", "Held-out accuracy", _results(submissions, scale)),
         ("losses", "Loss curves", _losses(submissions, curves)),
-        ("limits", "Limits and reference code", _limits(submissions)),
+        ("limits", "Limits and reference code", _limits(submissions, like_reference(similar))),
         ("not-graded", "Not graded", _not_graded(graded, submissions)),
         ("seconds", "Seconds per submission", _seconds(submissions)),
         ("similarity", "Similar submissions", _similarity(similar, settings, against)),
@@ -119,14 +119,27 @@ def render(
     return "\n".join(parts)
 
 
-def _scores(graded: GradedClass, submissions) -> str:
+def like_reference(similar: list[StepSimilarity]) -> dict[str, list[Pair]]:
+    """Student -> the flagged pairs of their code (or answers) with the reference solution: reference code used.
+
+    The grading kernel holds no reference, so a submission can only have copied its text; this is where it shows."""
+    found: dict[str, list[Pair]] = {}
+    for step in similar:
+        for pair in step.pairs:
+            if pair.b == REFERENCE:
+                found.setdefault(pair.a, []).append(pair)
+    return found
+
+
+def _scores(graded: GradedClass, submissions, reference: dict[str, list[Pair]]) -> str:
     if not submissions:
         return '<p class="note">No graded submission yet.</p>'
     maximum = max((s.max_score for s in submissions), default=0.0) or sum(c.max_score for c in graded.cells)
     rows = []
     for s in submissions:
         failed = [name.removesuffix("_tests") for name, g in s.grades.items() if not g.passed and not g.needs_manual_grade]
-        notes = s.limits + s.problems + ([f"reference code used: {len(s.reference_use)} lines in Limits"] if s.reference_use else [])
+        like = reference.get(s.student, [])
+        notes = s.limits + s.problems + ([f"like the reference in {', '.join(p.step for p in like)} (see Limits)"] if like else [])
         rows.append(
             f"<td>{e(s.student)}</td>" + _num(s.score, 2) + _num(s.max_score, 0) + _num(s.accuracy, 4)
             + f"<td>{e(', '.join(failed))}</td><td>{e(', '.join(s.manual_pending))}</td>" + _num(s.seconds, 1)
@@ -223,9 +236,12 @@ def _losses(submissions, curves: Curves | None) -> str:
     return "".join(parts)
 
 
-def _limits(submissions) -> str:
+def _limits(submissions, reference: dict[str, list[Pair]]) -> str:
     rows = [f"<td>{e(s.student)}</td><td>limit</td><td>{e(note)}</td>" for s in submissions for note in s.limits]
-    rows += [f"<td>{e(s.student)}</td><td>reference code</td><td>{e(line)}</td>" for s in submissions for line in s.reference_use]
+    rows += [
+        f"<td>{e(student)}</td><td>reference code</td><td>{e(pair.step)}: {pair.figure:.0%} alike (see Similar submissions)</td>"
+        for student, pairs in sorted(reference.items()) for pair in pairs
+    ]
     if not rows:
         return '<p class="note">No submission hit a limit or used reference code.</p>'
     return _table(["student", "what", "as the autograded notebook says"], rows)
