@@ -38,7 +38,8 @@ from graders import comparison_probe
 from graders.checks import CheckFailed
 from graders.comparison_judge import STEPS, ComparisonCase
 from graders.judge import Verdict, passed_line
-from graders.notebook import _short, guard, register
+from graders.notebook import guard, register
+from graders.student_code import short
 
 
 class ComparisonChecks:
@@ -78,7 +79,7 @@ class ComparisonChecks:
             print(f"✗ {failure}", file=sys.stderr)
             return False
         except Exception as error:  # never raise in a self-check
-            print(f"✗ {step}: the check itself failed: {type(error).__name__}: {_short(error)}", file=sys.stderr)
+            print(f"✗ {step}: the check itself failed: {type(error).__name__}: {short(error)}", file=sys.stderr)
             return False
         if verdict.failures:
             for failure in verdict.failures:

@@ -32,15 +32,10 @@ from __future__ import annotations
 
 import contextlib
 import io
-import linecache
 import math
-import os
 import re
 import sys
-import sysconfig
-import traceback
 import warnings
-from pathlib import Path
 
 import numpy as np
 
@@ -48,7 +43,7 @@ from graders import frameworks, probe
 from graders.checks import STEPS, CheckFailed, step_label
 from graders.judge import Case, Verdict, passed_line
 from graders.quiet import quiet as quiet_running
-import course
+from graders.student_code import own_frames, short, source_line
 from course.data import RawData
 
 
@@ -59,59 +54,6 @@ LOSSES_MIME = "application/vnd.tf-pytorch-course.losses+json"  # the loss values
 def quiet(adapter=None):
     """`graders.quiet.quiet`, inside the adapter's `checking()` context when given (PyTorch: one CPU thread)."""
     return quiet_running(adapter.checking()) if adapter is not None else quiet_running()
-
-
-# Failures of student code ------------------------------------------------------------------
-def _library_dirs() -> tuple[str, ...]:
-    paths = sysconfig.get_paths()
-    dirs = {str(Path(__file__).parent), str(Path(course.__file__).parent)}
-    dirs |= {paths[key] for key in ("stdlib", "platstdlib", "purelib", "platlib") if key in paths}
-    return tuple(os.path.realpath(d) + os.sep for d in dirs)
-
-
-_LIBRARY_DIRS = _library_dirs()
-
-
-ANSI_CODES = re.compile(r"\x1b\[[0-9;]*m")
-
-
-def _short(error: BaseException, limit: int = 300) -> str:
-    """The first lines of an exception's message, at most `limit` characters, without a final period
-    or the terminal colour codes that Keras puts in its messages."""
-    lines = [line for line in ANSI_CODES.sub("", str(error)).strip().splitlines() if line.strip()]
-    text = " ".join(lines[:3])
-    text = text if len(text) <= limit else text[: limit - 1] + "…"
-    return text.rstrip(".")
-
-
-def _is_library(filename: str) -> bool:
-    """Code that is not the student's: the libraries, Python's own, and the code that TensorFlow's autograph
-    writes for a tf.function (its frames stand for the student's, which its error message quotes)."""
-    return (
-        filename.startswith("<frozen")
-        or "__autograph_generated_file" in filename
-        or os.path.realpath(filename).startswith(_LIBRARY_DIRS)
-    )
-
-
-def _own_frames(error: BaseException) -> list:
-    """(frame, line) of each frame of the traceback outside the libraries, outermost first."""
-    return [(frame, line) for frame, line in traceback.walk_tb(error.__traceback__) if not _is_library(frame.f_code.co_filename)]
-
-
-def _source(frame, line: int) -> str:
-    return linecache.getline(frame.f_code.co_filename, line).strip()
-
-
-def _where(error: BaseException) -> str:
-    """' (in build_model, line 7: `x = ...`)' for the innermost frame outside the libraries, if any."""
-    frames = _own_frames(error)
-    if not frames:
-        return ""
-    frame, line = frames[-1]
-    source = _source(frame, line)
-    return f" (in {frame.f_code.co_name}, line {line}" + (f": `{source}`)" if source else ")")
-
 
 
 # The hidden tests' entry point ---------------------------------------------------------------
@@ -170,7 +112,7 @@ def guard(what: str):
             message = None
         print(
             message
-            or f"✗ {what} stopped: {type(error).__name__}: {_short(error)}. "
+            or f"✗ {what} stopped: {type(error).__name__}: {short(error)}. "
             "Fix the step(s) whose self-check failed above, then re-run this cell.",
             file=sys.stderr,
         )
@@ -240,7 +182,7 @@ class StepChecks:
                 return self.results_pass(*objects)
             verdict = self.verdict(step, *objects, hidden=False)
         except Exception as error:  # never raise in a self-check
-            print(f"✗ {step}: the check itself failed: {type(error).__name__}: {_short(error)}", file=sys.stderr)
+            print(f"✗ {step}: the check itself failed: {type(error).__name__}: {short(error)}", file=sys.stderr)
             return False
         if verdict.failures:
             for failure in verdict.failures:
@@ -268,20 +210,20 @@ class StepChecks:
         What to do: fix the step(s) whose checks failed (or run them); when every step passed, say that
         the steps pass alone but fail together.
         """
-        frames = _own_frames(error)
+        frames = own_frames(error)
         cell = frames[0] if frames else None
         called = frames[1] if len(frames) > 1 else None  # the function the cell called, if any
         step = called[0].f_code.co_name if called and called[0].f_code.co_name in STEPS[:-1] else None
         places = []
         if len(frames) > 1:
             inner, line = frames[-1]
-            source = _source(inner, line)
+            source = source_line(inner, line)
             places.append(f"in {inner.f_code.co_name}, line {line}" + (f": `{source}`" if source else ""))
         if cell is not None:
-            source = _source(*cell)
+            source = source_line(*cell)
             places.append(f"the cell's line {cell[1]}" + (f": `{source}`" if source else ""))
         head = f"✗ {what} stopped" + (f" in {step_label(step)}" if step else "")
-        head += f": {type(error).__name__}: {_short(error)}" + (f" ({'; '.join(places)})" if places else "")
+        head += f": {type(error).__name__}: {short(error)}" + (f" ({'; '.join(places)})" if places else "")
         ran = STEPS[: STEPS.index(step) + 1] if step else STEPS[:-1]
         failed = [s for s in ran if self.verdicts.get(s) is False]
         unchecked = [s for s in ran if s not in self.verdicts]

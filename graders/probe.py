@@ -27,6 +27,8 @@ from graders.checks import CheckFailed, check_history, check_raw_data, check_rei
 from graders.checks.accuracy import report_values
 from graders.checks.loss import as_float, is_number
 from graders.observation import Observation, arrays_from_file, write
+from graders.quiet import quiet
+from graders.student_code import short, student_failure
 from course.pipeline import Splits
 
 BATCHES_HINTS = {
@@ -79,10 +81,8 @@ class Probe:
         except _Stop:
             pass
         except Exception as error:
-            from graders.notebook import _short
-
             self._stop("unreadable", CheckFailed(
-                f"could not check what the code returned: {type(error).__name__}: {_short(error)}",
+                f"could not check what the code returned: {type(error).__name__}: {short(error)}",
                 hint=f"the cell of {step_label(self.step)} and its docstring", step=self.step,
             ))
         return self.observation
@@ -91,16 +91,6 @@ class Probe:
         failure.step = failure.step or self.step
         self.observation.failed(key, failure)
         self.observation.stopped = {"key": key}
-
-
-def student_failure(step: str, doing: str, error: BaseException) -> CheckFailed:
-    """A CheckFailed that explains an exception raised while running the student's code."""
-    from graders.notebook import _short, _where
-
-    label = step_label(step)
-    if isinstance(error, NotImplementedError) and not str(error):
-        return CheckFailed(f"not implemented yet: replace `raise NotImplementedError()` in the cell of {label}", step=step)
-    return CheckFailed(f"{doing} raised {type(error).__name__}: {_short(error)}{_where(error)}", hint=f"the cell of {label}", step=step)
 
 
 def _scalar(inputs: dict, key: str):
@@ -284,28 +274,16 @@ def _results(p: Probe, model, inputs: dict, hidden: bool) -> None:
         p._stop("model", CheckFailed("the whole-pipeline cell did not produce a trained model; fix the steps above first", step="results"))
         raise _Stop
     try:
-        with quiet_adapter(a):
+        with quiet(a.checking()):
             a.check_model(model)
             p.values["logits"] = a.predict(model, inputs["x"])
     except Exception as error:
-        what = error.line() if isinstance(error, CheckFailed) else f"{type(error).__name__}: {_brief(error)}"
+        what = error.line() if isinstance(error, CheckFailed) else f"{type(error).__name__}: {short(error)}"
         p._stop("model", CheckFailed(
             f"the trained model could not be evaluated ({what.rstrip('.')}); the whole-pipeline cell did not "
             "produce a usable trained model: fix the steps above first", step="results",
         ))
         raise _Stop from None
-
-
-def _brief(error: BaseException) -> str:
-    from graders.notebook import _short
-
-    return _short(error)
-
-
-def quiet_adapter(adapter):
-    from graders.notebook import quiet
-
-    return quiet(adapter)
 
 
 def course_steps(adapter) -> dict:
@@ -356,7 +334,7 @@ def observe(kind: str, step: str, objects: tuple, inputs: dict, hidden: bool) ->
         found = "nothing" if function is None else type(function).__name__
         p._stop("function", CheckFailed(f"the function {step}", "a function", found, f"run the cell of {step_label(step)} first"))
         return p.observation
-    with quiet_adapter(adapter):
+    with quiet(adapter.checking()):
         adapter.seed(int(inputs["seed"].item()) if "seed" in inputs else 0)
         p.observe(OBSERVE[step], function, inputs, hidden)
     _finite(p.observation)

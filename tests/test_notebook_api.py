@@ -903,7 +903,7 @@ def test_stored_reference_figures_are_reproduced():
 
 
 def test_error_messages_lose_terminal_colour_codes():
-    from graders.notebook import _short
+    from graders.student_code import short as _short
 
     keras_style = ValueError("Input 0 is incompatible: expected (None, 784), found (32, 64)\x1b[0m\n\nArguments received")
     assert _short(keras_style) == "Input 0 is incompatible: expected (None, 784), found (32, 64) Arguments received"
