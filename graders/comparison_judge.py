@@ -23,11 +23,12 @@ from __future__ import annotations
 import numpy as np
 
 from graders.checks import CheckFailed
-from graders.judge import Verdict, _Judge, _no_value, _Stop
+from graders.checks import network
+from graders.checks.network import WEIGHT_NAMES
+from graders.judge import Verdict, _Judge, _Stop
 from graders.observation import Observation
 
 RTOL, ATOL = 1e-4, 1e-5
-WEIGHT_NAMES = ("hidden/kernel", "hidden/bias", "logits/kernel", "logits/bias")
 BAG_NAMES = ("embedding", "logits/kernel", "logits/bias")
 FRAMEWORKS = ("tf1", "tf2", "torch")
 OBJECTS = {  # step -> the notebook objects its checks take, in order
@@ -121,9 +122,7 @@ def random_weights(input_dim: int = 6, hidden_units: int = 5, num_classes: int =
 
 def numpy_mlp(weights: dict, x: np.ndarray) -> np.ndarray:
     """The MLP's logits in float64, returned as float32 (the notebook's given `numpy_mlp`)."""
-    w = {name: np.asarray(array, np.float64) for name, array in weights.items()}
-    hidden = np.maximum(x @ w["hidden/kernel"] + w["hidden/bias"], 0.0)
-    return (hidden @ w["logits/kernel"] + w["logits/bias"]).astype(np.float32)
+    return network.forward(weights, x).astype(np.float32)
 
 
 def bag_weights(vocab_size: int = 12, embed_dim: int = 4, num_classes: int = 3, seed: int = 0) -> dict:
@@ -384,19 +383,11 @@ class ComparisonCase:
 
     # -- verdicts ----------------------------------------------------------------------------------
     def judge(self, step: str, inputs: dict, observation: Observation, hidden: bool) -> Verdict:
-        j = _Judge(step, observation)
-        try:
+        def judge_step(j: _Judge) -> None:
             j.kernel("objects")
             getattr(self, f"_{step}")(j, inputs, hidden)
-        except _Stop:
-            pass
-        if not j.verdict.failures:  # the kernel failed where no check looked: still a failure (it only ever costs)
-            for key in dict.fromkeys(record["key"] for record in observation.failures):
-                for failure in observation.failures_at(key):
-                    j.fail(failure)
-            if observation.stopped and not j.verdict.failures:
-                j.fail(_no_value("result"))
-        return j.verdict
+
+        return _Judge(step, observation).run(judge_step)
 
     # (a) weights ----------------------------------------------------------------------------
     def _weights_to_torch(self, j: _Judge, inputs: dict, hidden: bool) -> None:

@@ -28,6 +28,7 @@ from graders.checks.accuracy import points_for
 from graders.checks.loss import as_float, is_number
 from graders.checks.ranges import RAW_FIELDS
 from graders.observation import Observation
+from graders.student_code import short
 from course.data import RawData, load_dataset, load_holdout
 from course.pipeline import HYPERPARAMETERS
 
@@ -168,6 +169,29 @@ class _Judge:
         if failures and fatal:
             raise _Stop
 
+    def run(self, judge_step) -> Verdict:
+        """`judge_step(self)` to its end or first stop; the step's verdict.
+
+        A value of the wrong kind (a string where a count belongs, say, as a patched kernel may hand back) fails
+        the step; it never stops the grading. A failure the kernel reported where no check looked still counts:
+        a kernel's failure only ever costs."""
+        try:
+            judge_step(self)
+        except _Stop:
+            pass
+        except Exception as error:
+            self.fail(CheckFailed(
+                f"what the notebook's kernel handed back could not be judged ({type(error).__name__}: {short(error)})",
+                hint="run the notebook from its first cell, without changing the course's modules",
+            ))
+        if not self.verdict.failures:
+            for key in dict.fromkeys(record["key"] for record in self.observation.failures):
+                for failure in self.observation.failures_at(key):
+                    self.fail(failure)
+            if self.observation.stopped and not self.verdict.failures:
+                self.fail(_no_value("result"))
+        return self.verdict
+
     def _stopped(self) -> None:
         """Report, once, the failure that stopped the kernel's observation, and stop."""
         if not self._stop_reported:
@@ -287,17 +311,12 @@ class Case:
 
     # -- verdicts ----------------------------------------------------------------------------------
     def judge(self, step: str, inputs: dict, observation: Observation, hidden: bool) -> Verdict:
-        j = _Judge(step, observation)
-        try:
+        def judge_step(j: _Judge) -> None:
             j.kernel("function")
             j.kernel("unreadable")
             getattr(self, f"_{step}")(j, inputs, hidden)
-        except _Stop:
-            pass
-        if observation.stopped and not j.verdict.failures:  # stopped where no check looked: still a failure
-            for failure in observation.failures_at(observation.stopped.get("key", "")) or [_no_value("result")]:
-                j.fail(failure)
-        return j.verdict
+
+        return _Judge(step, observation).run(judge_step)
 
     def _download(self, j: _Judge, inputs: dict, hidden: bool) -> None:
         j.kernel("raw")
@@ -452,6 +471,8 @@ class Case:
         j = _Judge("results", observation)
         try:
             logits = np.asarray(j.need("logits"))
+            if logits.dtype.kind not in "fiu":
+                raise CheckFailed("logits on the held-out images", "numbers", f"values of dtype {logits.dtype}")
             checks.check_shape("logits on the held-out images", logits, (len(self.holdout[1]), NUM_CLASSES))
         except _Stop:
             raise CheckFailed.combine(j.verdict.failures) from None

@@ -49,9 +49,6 @@ class Observation:
     def failures_at(self, key: str) -> list[CheckFailed]:
         return [_failure(record) for record in self.failures if record["key"] == key]
 
-    def stop_failure(self) -> CheckFailed | None:
-        return _failure(self.stopped) if self.stopped else None
-
 
 def _failure_fields(failure: CheckFailed) -> dict:
     fields = {"what": failure.what, "hint": failure.hint, "step": failure.step}

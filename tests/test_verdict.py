@@ -15,6 +15,8 @@ import numpy as np
 import pytest
 
 from graders.checks import CheckFailed
+from graders.checks.network import WEIGHT_NAMES
+from graders.judge import Case
 from graders.observation import MAX_BYTES, Observation, ObservationError, from_bytes, read, to_bytes, write_new
 from graders.runner.verdict import HiddenCall, failure_outputs
 from submissions import ASSIGNMENTS, graded_cells, source_notebook
@@ -36,10 +38,30 @@ def test_every_graded_test_cell_of_the_source_holds_one_call_the_grader_reads(as
         assert code["results_tests"].points == 3
 
 
-def test_a_cell_without_a_hidden_call_is_run_as_it_is():
+def test_a_cell_without_a_hidden_call_of_the_graders_is_run_as_it_is():
+    """A student's own cell marked as graded gets no say in what the grader runs: only known checks are read."""
     assert HiddenCall.parse("check.public('download', download)") is None
+    for made_up in ('"torch", "digits", "uninstall", download', '"torch", "../../etc", "train", train',
+                    '"os", "digits", "train", train', '"comparison", None, "train", train'):
+        assert HiddenCall.parse(f"### BEGIN HIDDEN TESTS\ngrade({made_up})\n### END HIDDEN TESTS") is None, made_up
     assert HiddenCall.parse("### BEGIN HIDDEN TESTS\nprint(1)\n### END HIDDEN TESTS") is None
     assert HiddenCall.parse("### BEGIN HIDDEN TESTS\ngrade(kind, 'digits', 'train', train)\n### END HIDDEN TESTS") is None
+
+
+@pytest.mark.parametrize("junk", ["x", [1, "a"], {"a": 1}, np.array(["s"]), np.zeros((2, 2, 2)), True, 1e308])
+def test_values_of_the_wrong_kind_fail_the_step_and_never_stop_the_grading(junk):
+    """A patched kernel can hand back anything under any name: each step fails with a message, none raises."""
+    case = Case("torch")
+    keys = ["x_train", "y_train", "x_test", "y_test", "first_x", "first_y", "count_train", "count_validation", "count_test",
+            "train_x", "train_y", "validation_x", "validation_y", "test_x", "test_y", "train_x_again", "model_type",
+            "parameter_count", "static_shapes", "logits", "logits_7", "loss", "gradient", "history", "loss_calls",
+            "loss_computed", "value_0", "value_1", "value_2", "value_3", "again", "report_0", "report_1"]
+    keys += [f"after:{name}" for name in WEIGHT_NAMES]
+    for step in STEPS:
+        verdict = case.judge(step, case.inputs(step, hidden=True), Observation(dict.fromkeys(keys, junk)), hidden=True)
+        assert verdict.failures and all(f.line().startswith(f"step {STEPS.index(step) + 1} ({step}): ") for f in verdict.failures)
+    with pytest.raises(CheckFailed, match="the trained model could not be evaluated"):
+        case.score_results(Observation({"logits": junk}), 3)
 
 
 def test_an_observation_travels_without_pickle():

@@ -42,9 +42,10 @@ def fitted_weights(x: np.ndarray, y: np.ndarray, hidden_units: int, num_classes:
 
 
 def forward(weights: dict[str, np.ndarray], x: np.ndarray) -> np.ndarray:
-    """Logits (B, C) of the contract model with these weights."""
-    hidden = np.maximum(np.asarray(x, np.float32) @ weights["hidden/kernel"] + weights["hidden/bias"], 0.0)
-    return hidden @ weights["logits/kernel"] + weights["logits/bias"]
+    """Logits (B, C) of the contract model with these weights, computed in float64."""
+    w = {name: np.asarray(array, np.float64) for name, array in weights.items()}
+    hidden = np.maximum(np.asarray(x, np.float64) @ w["hidden/kernel"] + w["hidden/bias"], 0.0)
+    return hidden @ w["logits/kernel"] + w["logits/bias"]
 
 
 def accuracy(weights: dict[str, np.ndarray], x: np.ndarray, y: np.ndarray) -> float:
@@ -59,21 +60,6 @@ def logits_gradient(logits: np.ndarray, y: np.ndarray) -> np.ndarray:
     """d mean cross-entropy / d logits: (softmax - one-hot) / B."""
     logits = np.asarray(logits, np.float64)
     return (softmax(logits) - np.eye(logits.shape[1])[y]) / len(y)
-
-
-def gradients(weights: dict[str, np.ndarray], x: np.ndarray, y: np.ndarray) -> dict[str, np.ndarray]:
-    """d mean cross-entropy / d each weight, on the batch (x, y)."""
-    x = np.asarray(x, np.float64)
-    pre = x @ weights["hidden/kernel"] + weights["hidden/bias"]
-    hidden = np.maximum(pre, 0.0)
-    d_logits = logits_gradient(hidden @ weights["logits/kernel"] + weights["logits/bias"], y)
-    d_pre = (d_logits @ weights["logits/kernel"].T) * (pre > 0)
-    return {
-        "hidden/kernel": x.T @ d_pre,
-        "hidden/bias": d_pre.sum(axis=0),
-        "logits/kernel": hidden.T @ d_logits,
-        "logits/bias": d_logits.sum(axis=0),
-    }
 
 
 # Checks ----------------------------------------------------------------------------------------

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import ast
 import contextlib
+import functools
 import os
 import re
 import secrets
@@ -64,10 +65,23 @@ class HiddenCall:
                     points = {k.arg: ast.literal_eval(k.value) for k in node.keywords}.get("points")
                 except (ValueError, AttributeError, TypeError):
                     return None
-                return cls(kind, dataset, step, names, points)
+                call = cls(kind, dataset, step, names, points)
+                return call if call.known() else None
         return None
 
+    def known(self) -> bool:
+        """Whether the grader has checks for this kind, dataset and step (a cell a student made up names others)."""
+        from graders.checks import STEPS
+        from graders.comparison_judge import STEPS as COMPARISON_STEPS
+        from graders.frameworks import FRAMEWORKS
+        from graders.judge import SETTINGS
 
+        if self.kind == "comparison":
+            return self.step in COMPARISON_STEPS
+        return self.kind in FRAMEWORKS and self.dataset in SETTINGS and self.step in STEPS
+
+
+@functools.cache  # one per (kind, dataset) in this process: the data is read once
 def checker(kind: str, dataset: str | None):
     """The grader's side of `kind`'s checks: inputs and verdicts."""
     if kind == "comparison":
@@ -76,17 +90,7 @@ def checker(kind: str, dataset: str | None):
         return ComparisonCase()
     from graders.judge import Case
 
-    return Case(kind, dataset or "digits")
-
-
-_CHECKERS: dict[tuple, object] = {}  # one per (kind, dataset) in this process: the data is read once
-
-
-def cached_checker(kind: str, dataset: str | None):
-    key = (kind, dataset)
-    if key not in _CHECKERS:
-        _CHECKERS[key] = checker(kind, dataset)
-    return _CHECKERS[key]
+    return Case(kind, dataset)
 
 
 def failure_outputs(failures: list[CheckFailed]) -> list[NotebookNode]:
@@ -107,7 +111,7 @@ def judge_cell(run_cell, call: HiddenCall, cell: NotebookNode, index: int, resou
     does when the kernel dies or ignores an interrupt). The cell's outputs are replaced by the verdict.
     """
     folder = resources.get("metadata", {}).get("path") or os.getcwd()
-    case = cached_checker(call.kind, call.dataset)
+    case = checker(call.kind, call.dataset)
     inputs = case.inputs(call.step, hidden=True)
     token = secrets.token_hex(8)
     names = (f".grader-in-{token}.npz", f".grader-out-{token}.npz")
