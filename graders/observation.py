@@ -7,8 +7,8 @@ numbers, strings, lists of numbers (`values`), the contract failures the kernel 
 kernel reports only ever costs the student, and every value is compared with the grader's own.
 
 On disk it is one `.npz` file: the arrays, plus a JSON document under `JSON_KEY`. Reading it
-(`read`) never follows a link, refuses anything but a regular file of at most `MAX_BYTES`, and
-loads with `allow_pickle=False`: a file the kernel wrote is data, never code.
+(`read`) never follows a link, refuses anything but a regular file of at most `MAX_BYTES` that
+unpacks to at most as much, and loads with `allow_pickle=False`: a file the kernel wrote is data, never code.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ import io
 import json
 import os
 import stat
+import zipfile
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -83,6 +84,13 @@ def _plain(value):
 
 
 def from_bytes(data: bytes) -> Observation:
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as members:  # what it unpacks to, before anything is unpacked
+            unpacked = sum(member.file_size for member in members.infolist())
+    except (zipfile.BadZipFile, ValueError) as error:
+        raise ObservationError(f"not an observation ({type(error).__name__}: {error})") from None
+    if unpacked > MAX_BYTES:
+        raise ObservationError(f"the observation unpacks to {unpacked >> 20} MiB, more than {MAX_BYTES >> 20} MiB")
     try:
         with np.load(io.BytesIO(data), allow_pickle=False) as archive:
             document = json.loads(str(archive[JSON_KEY]))

@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import os
 import pickle
+import zipfile
 
 import numpy as np
 import pytest
@@ -76,6 +77,12 @@ def test_an_observation_travels_without_pickle():
     hostile = pickle.dumps(object())  # a pickle is no observation, and nothing in it runs
     with pytest.raises(ObservationError, match="not an observation"):
         from_bytes(hostile)
+    bomb = io.BytesIO()  # a few KiB that would unpack to more than the grader reads
+    with zipfile.ZipFile(bomb, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("__observation__.npy", b"\0" * (MAX_BYTES + 1))
+    assert len(bomb.getvalue()) < 2 << 20
+    with pytest.raises(ObservationError, match="unpacks to 256 MiB, more than 256 MiB"):
+        from_bytes(bomb.getvalue())
     buffer = io.BytesIO()  # an object array, which only pickle could load
     np.savez(buffer, __observation__=np.array('{"arrays": ["x"]}'), a0=np.array([object()], dtype=object))
     with pytest.raises(ObservationError, match="Object arrays cannot be loaded when allow_pickle=False"):
