@@ -88,6 +88,22 @@ def test_a_setup_cell_failing_on_an_import_stops_the_notebook():
     canary.refuse_failed_setup(notebook, 0, {"content": {"status": "ok"}})
 
 
+@pytest.mark.parametrize("shadow", ["torch.py", "numpy.cpython-311-x86_64-linux-gnu.so", "graders/__init__.py"])
+def test_a_setup_cell_failing_beside_a_submitted_module_is_the_submissions_doing(tmp_path, shadow):
+    """A submission's own module stands first on its kernel's path (a torch.py that raises): its setup cell's failed
+    import then scores what it earned, and is no environment failure that would leave it unrecorded."""
+    notebook = new_notebook(cells=[setup_cell()])
+    failed = {"content": {"status": "error", "ename": "ImportError", "evalue": "shadowed by the submission"}}
+    (tmp_path / "data").mkdir()  # a plain folder and other files shadow nothing
+    (tmp_path / "notes.txt").write_text("mine")
+    with pytest.raises(canary.SetupFailed):
+        canary.refuse_failed_setup(notebook, 0, failed, str(tmp_path))
+    (tmp_path / shadow).parent.mkdir(exist_ok=True)
+    (tmp_path / shadow).write_text("raise ImportError('shadowed by the submission')\n")
+    assert canary.submitted_modules(str(tmp_path)) == [shadow.split("/")[0]]
+    canary.refuse_failed_setup(notebook, 0, failed, str(tmp_path))
+
+
 @pytest.fixture(scope="module")
 def course(tmp_path_factory) -> Path:
     """A course in tmp whose gradebook holds ada's grades: the reference answers, 16 / 16."""

@@ -80,15 +80,31 @@ def setup_index(notebook: NotebookNode) -> int | None:
     return None
 
 
-def refuse_failed_setup(notebook: NotebookNode, index: int, reply: dict) -> None:
+def refuse_failed_setup(notebook: NotebookNode, index: int, reply: dict, folder: str | None = None) -> None:
     """SetupFailed when cell `index` of `notebook`, just run with execute `reply`, is its setup cell and failed on
     an import. The setup cell imports only the course's packages, the frameworks and the standard library, and
-    runs before any student code: an import failing there is the grading environment's fault, not the student's."""
+    runs before any student code: an import failing there is the grading environment's fault, unless the
+    submission's working `folder` holds a module of its own, which can stand where an import looks first (a
+    submitted torch.py). Then the failure is the submission's, and it scores what it earned."""
     content = reply.get("content", {})
     if content.get("status") != "error" or content.get("ename") not in IMPORT_ERRORS or index != setup_index(notebook):
         return
+    if folder is not None and submitted_modules(folder):
+        return
     error = ": ".join(filter(None, (content["ename"], _first_line(content.get("evalue", "")))))
     raise SetupFailed(f"the setup cell failed ({error})", "nothing was recorded for this submission")
+
+
+def submitted_modules(folder: str) -> list[str]:
+    """What Python could import from the working `folder` (first on a kernel's path): modules, extensions, packages."""
+    found = []
+    for entry in os.scandir(folder):
+        if entry.is_dir(follow_symlinks=False):
+            if any(os.path.isfile(os.path.join(entry.path, f"__init__{suffix}")) for suffix in (".py", ".pyc")):
+                found.append(entry.name)
+        elif entry.name.endswith((".py", ".pyc", ".so", ".pyd")):
+            found.append(entry.name)
+    return sorted(found)
 
 
 # Where the packages come from -----------------------------------------------------------------

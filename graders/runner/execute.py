@@ -107,7 +107,8 @@ class SandboxedExecute(Execute):
         """nbgrader's, then: a setup cell that failed on an import stops the notebook with `canary.SetupFailed`, so
         that nbgrader records nothing for it rather than 0 (`graders.runner.canary.refuse_failed_setup`)."""
         super().on_cell_executed(**kwargs)
-        refuse_failed_setup(self.nb, kwargs["cell_index"], kwargs["execute_reply"])
+        folder = (self.resources or {}).get("metadata", {}).get("path")
+        refuse_failed_setup(self.nb, kwargs["cell_index"], kwargs["execute_reply"], folder)
 
     # -- the kernel's end ------------------------------------------------------------------------
     def _stop(self, reason: str) -> None:
