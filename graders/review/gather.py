@@ -26,11 +26,12 @@ from pathlib import Path
 
 import nbformat
 
+from graders.author.build import BEGIN_SOLUTION as BEGIN, END_SOLUTION as END
+from graders.author.rubric import solution_region
 from graders.checks.failures import CheckFailed
 from graders.report import ANSI
 from graders.review.losses import LossCurve, read_history
 
-BEGIN, END = "### BEGIN SOLUTION", "### END SOLUTION"
 RESULTS = re.compile(r"held-out accuracy (?P<accuracy>[\d.]+|nan) \(reference (?P<reference>[\d.]+)\) earns")
 RESULTS_SELF_CHECK = re.compile(
     r"held-out accuracy (?P<accuracy>[\d.]+|nan) on \d+ images; reference (?P<reference>[\d.]+): full points from "
@@ -272,7 +273,7 @@ def _read_course_notebooks(graded: GradedClass, recorder) -> None:
             name, text = meta["grade_id"], _text(cell.get("source", ""))
             graded.solution_kinds[name] = cell.get("cell_type", "code")
             if cell.get("cell_type") == "markdown":
-                graded.reference_answers[name] = _solution_region(text)
+                graded.reference_answers[name] = solution_region(text)
             else:
                 graded.reference_code[name] = _outside_markers(text)
             graded.boilerplate[name] = [_given(text)]  # the source without its solutions, until the release says better
@@ -295,17 +296,6 @@ def _read_course_notebooks(graded: GradedClass, recorder) -> None:
 
 def _outside_markers(source: str) -> str:
     return "\n".join(line for line in source.split("\n") if line.strip() not in (BEGIN, END))
-
-
-def _solution_region(source: str) -> str:
-    """The text between BEGIN and END SOLUTION (a written answer's model answer and rubric)."""
-    lines = source.split("\n")
-    try:
-        begin = next(i for i, line in enumerate(lines) if line.strip() == BEGIN)
-        end = next(i for i, line in enumerate(lines) if line.strip() == END)
-    except StopIteration:
-        return source
-    return "\n".join(lines[begin + 1: end])
 
 
 def _given(source: str) -> str:
