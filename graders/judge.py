@@ -66,6 +66,10 @@ SETTINGS = {
 LOSS_HINT = (
     "the optimizer (Adam, at the learning_rate argument), the loss (cross-entropy on logits), the parameters it updates"
 )
+GRADIENT_HINT = (
+    "compute the loss with the framework's own operations on the logits it is given, so that training can follow its "
+    "gradient back: no .detach(), .item(), .numpy() or NumPy in between"
+)
 LOGITS_HINTS = {
     "tf1": "model.logits is the last layer's x @ kernel + bias, before any tf.nn.softmax or log; the loss of step 4 "
     "(tf.nn.sparse_softmax_cross_entropy_with_logits) applies the softmax itself",
@@ -380,7 +384,7 @@ class Case:
             raise _Stop
         j.kernel("optimizer")
         if hidden:
-            j.check(network.check_loss_gradient, j.need("gradient"), inputs["logits"], y, LOSS_HINT)
+            j.check(network.check_loss_gradient, j.need("gradient"), inputs["logits"], y, GRADIENT_HINT)
             history = [float(v) for v in j.need("history")]
             j.check(checks.check_history, history)
             j.check(checks.check_decreasing, history, hint=LOSS_HINT, fatal=False)

@@ -329,6 +329,26 @@ def test_mse_loss(fw, capsys):
     assert "Look at: the loss: mean softmax cross-entropy of the logits" in message
 
 
+def test_a_loss_with_the_right_value_and_no_gradient(capsys):
+    """The value matches the cross-entropy, but training cannot follow it: the hidden check says so."""
+    import torch
+    import torch.nn.functional as F
+
+    check = get_check("torch")
+
+    def make_loss_and_optimizer(model, learning_rate=1e-3):
+        return (lambda z, y: F.cross_entropy(z, y).detach() + 0.0 * z.sum()), torch.optim.Adam(model.parameters(), lr=learning_rate)
+
+    assert check.passes("make_loss_and_optimizer", make_loss_and_optimizer) is True  # the value is right
+    capsys.readouterr()
+    message = fails(check, "make_loss_and_optimizer", make_loss_and_optimizer, capsys, hidden=True)
+    assert message.startswith(
+        "step 4 (make_loss_and_optimizer): the gradient of your loss with respect to the logits — expected that of the "
+        "mean cross-entropy, (softmax - one-hot) / batch size"
+    )
+    assert "found 0. Look at: compute the loss with the framework's own operations on the logits" in message
+
+
 def test_learning_rate_far_too_high(fw, capsys):
     framework, check, ref = fw
     assert check.passes("make_loss_and_optimizer", learning_rate_ten(ref)) is True  # the loss itself is right
