@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 
-.PHONY: setup gpu system demo test bench kernel build release clean
+.PHONY: setup gpu system demo test bench kernel build release hub clean
 
 $(INSTALLED): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -45,6 +45,10 @@ build: setup
 
 release: setup
 	$(BIN)/python -m graders release
+
+# The course on a JupyterHub on this machine (root: it creates accounts), until Ctrl-C; README: Run it on JupyterHub.
+hub: setup system
+	exec $(BIN)/python hub/course_hub.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .exchange

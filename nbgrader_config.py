@@ -19,14 +19,18 @@ Environment overrides:
   COURSE_CELL_TIMEOUT        seconds one cell may run during validate/autograde (default 300)
   COURSE_SUBMISSION_TIMEOUT  seconds one submitted notebook's kernel may live (default 1200)
   COURSE_MEMORY_LIMIT        memory of one grading kernel, swap included (default 4G)
+  COURSE_DISK_LIMIT          bytes of one grading kernel's working folder and /tmp together (default 1G)
   COURSE_MAX_SUBMISSION_FILE bytes of one submitted file, e.g. 50M (default); larger ones are not collected or read
+  COURSE_MAX_SUBMISSION_FILES files of one submission (default 1000); over it, only its notebooks and timestamp.txt are
+                             collected or read
   COURSE_UNSAFE_NO_SANDBOX   1: grade even where the sandbox is unavailable (never on a shared machine)
 """
 
 import os
 
-from graders.kernel import GRADING_KERNEL_NAME
+from graders.kernel import GRADING_KERNEL_NAME, KERNEL_NAME
 from graders.runner.execute import autograde_preprocessors
+from graders.runner.gradebook import sanitize_preprocessors
 from graders.runner.sandbox import parse_size
 
 c = get_config()  # noqa: F821 - provided by traitlets when it loads this file
@@ -52,6 +56,7 @@ c.Exchange.root = _exchange
 # --- submissions are data: collect takes only regular files, never a link's target (graders/runner/collect.py) ---
 c.ExchangeFactory.collect = "graders.runner.collect.RegularFilesCollect"
 c.RegularFilesCollect.max_file_bytes = parse_size(os.environ.get("COURSE_MAX_SUBMISSION_FILE", "50M"))
+c.RegularFilesCollect.max_files = int(os.environ.get("COURSE_MAX_SUBMISSION_FILES", "1000"))
 # feedback/ holds the feedback pages only, not the submission's other files nor what grading wrote
 c.GenerateFeedback.post_convert_hook = "graders.runner.gradebook.feedback_pages_only"
 
@@ -72,9 +77,15 @@ c.HTMLExporter.preprocessors = ["graders.author.rubric.ShowRubric"]
 # One sandboxed kernel grades all assignments: `python -m graders install-kernel` installs it.
 c.Execute.kernel_name = GRADING_KERNEL_NAME
 c.Autograde.autograde_preprocessors = autograde_preprocessors()  # completed cells keep their points at a limit
+# Validate (a student's Validate button, `nbgrader validate` of one's own notebook) runs in the course kernel, where the
+# self-checks' judge lives: the grading kernel holds none of it. Grade submissions with autograde, never validate.
+c.Validator.Execute.kernel_name = KERNEL_NAME
+# each cell's nbgrader metadata as the gradebook has it: no edit of it stops nbgrader, a made-up graded cell scores nothing
+c.Autograde.sanitize_preprocessors = sanitize_preprocessors()
 c.Execute.timeout = int(os.environ.get("COURSE_CELL_TIMEOUT", "300"))
 c.SandboxProvisioner.submission_timeout = float(os.environ.get("COURSE_SUBMISSION_TIMEOUT", "1200"))
 c.SandboxProvisioner.memory_limit = parse_size(os.environ.get("COURSE_MEMORY_LIMIT", "4G"))
+c.SandboxProvisioner.disk_limit = parse_size(os.environ.get("COURSE_DISK_LIMIT", "1G"))
 c.SandboxProvisioner.unsafe_no_sandbox = os.environ.get("COURSE_UNSAFE_NO_SANDBOX", "") == "1"
 c.Execute.interrupt_on_timeout = True
 c.Execute.shutdown_kernel = "immediate"  # a grading kernel is thrown away: no graceful second of waiting

@@ -24,7 +24,7 @@ from typing import NamedTuple
 import numpy as np
 
 DATASETS = ("digits", "mnist", "fashion_mnist")
-HOLDOUT_SIZE = {"digits": 180, "mnist": 1000, "fashion_mnist": 1000}  # test images kept for graders
+HOLDOUT_SIZE = {"digits": 180, "mnist": 1000, "fashion_mnist": 1000}  # test images left out for the graders
 FILES = (  # the order of the RawData fields
     "train-images-idx3-ubyte.gz",
     "train-labels-idx1-ubyte.gz",
@@ -237,29 +237,23 @@ def load_dataset(name: str = "digits", **where) -> RawData:
 
     Files live in <cache_dir>/<name>/ (cache_dir defaults to cache_dir()); they are
     fetched from base_url, else $COURSE_DATA_MIRROR, else the source's base URL.
-    The last HOLDOUT_SIZE[name] test images are kept back for the graders (`load_holdout`).
-    Keywords: cache_dir, base_url, source (see `_load_files`).
+    The last HOLDOUT_SIZE[name] test images are left out: the graders make their held-out
+    images from them, and keep those on their side.
+    Keywords: cache_dir, base_url, source (see `load_published`).
     """
-    data = _load(name, **where)
+    data = load_published(name, **where)
     n = HOLDOUT_SIZE[name]
     return data._replace(x_test=data.x_test[:-n], y_test=data.y_test[:-n])
 
 
-def load_holdout(name: str = "digits", **where) -> tuple[np.ndarray, np.ndarray]:
-    """The graders' held-out images, uint8 (N, H, W), and labels, uint8 (N,), never in `load_dataset`."""
-    data = _load(name, **where)
-    n = HOLDOUT_SIZE[name]
-    return data.x_test[-n:], data.y_test[-n:]
-
-
-def _load(
+def load_published(
     name: str,
     *,
     cache_dir: str | os.PathLike | None = None,
     base_url: str | None = None,
     source: Source | None = None,
 ) -> RawData:
-    """The whole dataset, its test split still holding the held-out images."""
+    """The dataset as published, its test split still ending with the HOLDOUT_SIZE[name] images `load_dataset` leaves out."""
     if name not in DATASETS:
         raise ValueError(f"unknown dataset {name!r}; choose one of {DATASETS}")
     if name == "digits":

@@ -108,12 +108,7 @@ check = ComparisonChecks()
 
 # %% course="solution" id="weights_to_torch" reference="solutions.comparison:numpy_to_torch,torch_to_numpy"
 
-# %% course="tests" id="weights_to_torch_tests" points=2
-check.public("weights_to_torch", numpy_to_torch, torch_to_numpy)
-### BEGIN HIDDEN TESTS
-from graders.notebook import grade  # at grading, the grader decides this call outside the kernel
-grade("comparison", None, "weights_to_torch", numpy_to_torch, torch_to_numpy)
-### END HIDDEN TESTS
+# %% course="tests" id="weights_to_torch_tests" points=2 step="weights_to_torch"
 
 # %% [markdown]
 # ### `weights_to_keras`: NumPy ⇄ Keras
@@ -128,12 +123,7 @@ grade("comparison", None, "weights_to_torch", numpy_to_torch, torch_to_numpy)
 
 # %% course="solution" id="weights_to_keras" reference="solutions.comparison:numpy_to_keras,keras_to_numpy"
 
-# %% course="tests" id="weights_to_keras_tests" points=1
-check.public("weights_to_keras", numpy_to_keras, keras_to_numpy)
-### BEGIN HIDDEN TESTS
-from graders.notebook import grade  # at grading, the grader decides this call outside the kernel
-grade("comparison", None, "weights_to_keras", numpy_to_keras, keras_to_numpy)
-### END HIDDEN TESTS
+# %% course="tests" id="weights_to_keras_tests" points=1 step="weights_to_keras"
 
 # %% [markdown]
 # ### `same_logits`: the same numbers from three frameworks
@@ -161,12 +151,7 @@ grade("comparison", None, "weights_to_keras", numpy_to_keras, keras_to_numpy)
 
 # %% course="solution" id="same_logits" reference="solutions.comparison:tf1_mlp,logits_in_three_frameworks"
 
-# %% course="tests" id="same_logits_tests" points=2
-check.public("same_logits", tf1_mlp, logits_in_three_frameworks)
-### BEGIN HIDDEN TESTS
-from graders.notebook import grade  # at grading, the grader decides this call outside the kernel
-grade("comparison", None, "same_logits", tf1_mlp, logits_in_three_frameworks)
-### END HIDDEN TESTS
+# %% course="tests" id="same_logits_tests" points=2 step="same_logits"
 
 # %% [markdown]
 # The three side by side, on four inputs (nothing to write here):
@@ -207,12 +192,7 @@ with check.guard("the three frameworks side by side"):
 
 # %% course="solution" id="pad_batch" reference="solutions.comparison:pad_batch"
 
-# %% course="tests" id="pad_batch_tests" points=1
-check.public("pad_batch", pad_batch)
-### BEGIN HIDDEN TESTS
-from graders.notebook import grade  # at grading, the grader decides this call outside the kernel
-grade("comparison", None, "pad_batch", pad_batch)
-### END HIDDEN TESTS
+# %% course="tests" id="pad_batch_tests" points=1 step="pad_batch"
 
 # %% [markdown]
 # ### `static_bag`: the TF1 graph over padded batches
@@ -238,12 +218,7 @@ grade("comparison", None, "pad_batch", pad_batch)
 
 # %% course="solution" id="static_bag" reference="solutions.comparison:masked_mean,static_bag"
 
-# %% course="tests" id="static_bag_tests" points=2
-check.public("static_bag", masked_mean, static_bag)
-### BEGIN HIDDEN TESTS
-from graders.notebook import grade  # at grading, the grader decides this call outside the kernel
-grade("comparison", None, "static_bag", masked_mean, static_bag)
-### END HIDDEN TESTS
+# %% course="tests" id="static_bag_tests" points=2 step="static_bag"
 
 # %% [markdown]
 # ### `dynamic_bag`: PyTorch loops over the sequences
@@ -264,12 +239,7 @@ grade("comparison", None, "static_bag", masked_mean, static_bag)
 
 # %% course="solution" id="dynamic_bag" reference="solutions.comparison:TorchBag,torch_bag,dynamic_bag"
 
-# %% course="tests" id="dynamic_bag_tests" points=1
-check.public("dynamic_bag", torch_bag, dynamic_bag)
-### BEGIN HIDDEN TESTS
-from graders.notebook import grade  # at grading, the grader decides this call outside the kernel
-grade("comparison", None, "dynamic_bag", torch_bag, dynamic_bag)
-### END HIDDEN TESTS
+# %% course="tests" id="dynamic_bag_tests" points=1 step="dynamic_bag"
 
 # %% [markdown]
 # Static (padded + masked) and dynamic (a loop, no padding) side by side:

@@ -80,12 +80,7 @@ HP
 
 # %% course="solution" id="download" reference="solutions.tf1_pipeline:download"
 
-# %% course="tests" id="download_tests" points=1
-check.public("download", download)
-### BEGIN HIDDEN TESTS
-from graders.notebook import grade  # at grading, the grader decides this call outside the kernel
-grade("tf1", "digits", "download", download)
-### END HIDDEN TESTS
+# %% course="tests" id="download_tests" points=1 step="download"
 
 # %% [markdown]
 # ## Step 2 — `load_and_preprocess`: scale, flatten, split, batch
@@ -115,12 +110,7 @@ grade("tf1", "digits", "download", download)
 
 # %% course="solution" id="load_and_preprocess" reference="solutions.tf1_pipeline:Batches,load_and_preprocess"
 
-# %% course="tests" id="load_and_preprocess_tests" points=3
-check.public("load_and_preprocess", load_and_preprocess)
-### BEGIN HIDDEN TESTS
-from graders.notebook import grade  # at grading, the grader decides this call outside the kernel
-grade("tf1", "digits", "load_and_preprocess", load_and_preprocess)
-### END HIDDEN TESTS
+# %% course="tests" id="load_and_preprocess_tests" points=3 step="load_and_preprocess"
 
 # %% [markdown]
 # ## Step 3 — `build_model`: the network as a graph
@@ -158,12 +148,7 @@ grade("tf1", "digits", "load_and_preprocess", load_and_preprocess)
 
 # %% course="solution" id="build_model" reference="solutions.tf1_pipeline:dense,build_model"
 
-# %% course="tests" id="build_model_tests" points=2
-check.public("build_model", build_model)
-### BEGIN HIDDEN TESTS
-from graders.notebook import grade  # at grading, the grader decides this call outside the kernel
-grade("tf1", "digits", "build_model", build_model)
-### END HIDDEN TESTS
+# %% course="tests" id="build_model_tests" points=2 step="build_model"
 
 # %% [markdown]
 # ## Step 4 — `make_loss_and_optimizer`: what to minimise, and how
@@ -183,12 +168,7 @@ grade("tf1", "digits", "build_model", build_model)
 
 # %% course="solution" id="make_loss_and_optimizer" reference="solutions.tf1_pipeline:make_loss_and_optimizer"
 
-# %% course="tests" id="make_loss_and_optimizer_tests" points=2
-check.public("make_loss_and_optimizer", make_loss_and_optimizer)
-### BEGIN HIDDEN TESTS
-from graders.notebook import grade  # at grading, the grader decides this call outside the kernel
-grade("tf1", "digits", "make_loss_and_optimizer", make_loss_and_optimizer)
-### END HIDDEN TESTS
+# %% course="tests" id="make_loss_and_optimizer_tests" points=2 step="make_loss_and_optimizer"
 
 # %% [markdown]
 # ## Step 5 — `accuracy`: a metric in the graph
@@ -205,12 +185,7 @@ grade("tf1", "digits", "make_loss_and_optimizer", make_loss_and_optimizer)
 
 # %% course="solution" id="accuracy" reference="solutions.tf1_pipeline:accuracy"
 
-# %% course="tests" id="accuracy_tests" points=1
-check.public("accuracy", accuracy)
-### BEGIN HIDDEN TESTS
-from graders.notebook import grade  # at grading, the grader decides this call outside the kernel
-grade("tf1", "digits", "accuracy", accuracy)
-### END HIDDEN TESTS
+# %% course="tests" id="accuracy_tests" points=1 step="accuracy"
 
 # %% [markdown]
 # ## Step 6 — `train`: run the update op, batch after batch
@@ -229,12 +204,7 @@ grade("tf1", "digits", "accuracy", accuracy)
 
 # %% course="solution" id="train" reference="solutions.tf1_pipeline:train"
 
-# %% course="tests" id="train_tests" points=3
-check.public("train", train)
-### BEGIN HIDDEN TESTS
-from graders.notebook import grade  # at grading, the grader decides this call outside the kernel
-grade("tf1", "digits", "train", train)
-### END HIDDEN TESTS
+# %% course="tests" id="train_tests" points=3 step="train"
 
 # %% [markdown]
 # ## Step 7 — `report`: accuracy on train and test
@@ -249,12 +219,7 @@ grade("tf1", "digits", "train", train)
 
 # %% course="solution" id="report" reference="solutions.tf1_pipeline:report"
 
-# %% course="tests" id="report_tests" points=1
-check.public("report", report)
-### BEGIN HIDDEN TESTS
-from graders.notebook import grade  # at grading, the grader decides this call outside the kernel
-grade("tf1", "digits", "report", report)
-### END HIDDEN TESTS
+# %% course="tests" id="report_tests" points=1 step="report"
 
 # %% [markdown]
 # ## Run the whole pipeline
@@ -286,12 +251,7 @@ with check.guard("the whole pipeline"):
 # The self-check prints your model's accuracy next to that target. Run the pipeline cell above
 # first.
 
-# %% course="tests" id="results_tests" points=3
-check.public_results(model)
-### BEGIN HIDDEN TESTS
-from graders.notebook import grade  # at grading, the grader decides this call outside the kernel
-grade("tf1", "digits", "results", model, points=3)
-### END HIDDEN TESTS
+# %% course="tests" id="results_tests" points=3 step="results"
 
 # %% [markdown]
 # ## What to compare

@@ -75,12 +75,7 @@ HP
 
 # %% course="solution" id="download" reference="solutions.tf2_pipeline:download"
 
-# %% course="tests" id="download_tests" points=1
-check.public("download", download)
-### BEGIN HIDDEN TESTS
-from graders.notebook import grade  # at grading, the grader decides this call outside the kernel
-grade("tf2", "digits", "download", download)
-### END HIDDEN TESTS
+# %% course="tests" id="download_tests" points=1 step="download"
 
 # %% [markdown]
 # ## Step 2 — `load_and_preprocess`: scale, flatten, split, batch
@@ -107,12 +102,7 @@ grade("tf2", "digits", "download", download)
 
 # %% course="solution" id="load_and_preprocess" reference="solutions.tf2_pipeline:load_and_preprocess"
 
-# %% course="tests" id="load_and_preprocess_tests" points=3
-check.public("load_and_preprocess", load_and_preprocess)
-### BEGIN HIDDEN TESTS
-from graders.notebook import grade  # at grading, the grader decides this call outside the kernel
-grade("tf2", "digits", "load_and_preprocess", load_and_preprocess)
-### END HIDDEN TESTS
+# %% course="tests" id="load_and_preprocess_tests" points=3 step="load_and_preprocess"
 
 # %% [markdown]
 # ## Step 3 — `build_model`: the network as Keras layers
@@ -137,12 +127,7 @@ grade("tf2", "digits", "load_and_preprocess", load_and_preprocess)
 
 # %% course="solution" id="build_model" reference="solutions.tf2_pipeline:build_model"
 
-# %% course="tests" id="build_model_tests" points=2
-check.public("build_model", build_model)
-### BEGIN HIDDEN TESTS
-from graders.notebook import grade  # at grading, the grader decides this call outside the kernel
-grade("tf2", "digits", "build_model", build_model)
-### END HIDDEN TESTS
+# %% course="tests" id="build_model_tests" points=2 step="build_model"
 
 # %% [markdown]
 # ## Step 4 — `make_loss_and_optimizer`: what to minimise, and how
@@ -162,12 +147,7 @@ grade("tf2", "digits", "build_model", build_model)
 
 # %% course="solution" id="make_loss_and_optimizer" reference="solutions.tf2_pipeline:make_loss_and_optimizer"
 
-# %% course="tests" id="make_loss_and_optimizer_tests" points=2
-check.public("make_loss_and_optimizer", make_loss_and_optimizer)
-### BEGIN HIDDEN TESTS
-from graders.notebook import grade  # at grading, the grader decides this call outside the kernel
-grade("tf2", "digits", "make_loss_and_optimizer", make_loss_and_optimizer)
-### END HIDDEN TESTS
+# %% course="tests" id="make_loss_and_optimizer_tests" points=2 step="make_loss_and_optimizer"
 
 # %% [markdown]
 # ## Step 5 — `accuracy`: a metric, computed now
@@ -184,12 +164,7 @@ grade("tf2", "digits", "make_loss_and_optimizer", make_loss_and_optimizer)
 
 # %% course="solution" id="accuracy" reference="solutions.tf2_pipeline:accuracy"
 
-# %% course="tests" id="accuracy_tests" points=1
-check.public("accuracy", accuracy)
-### BEGIN HIDDEN TESTS
-from graders.notebook import grade  # at grading, the grader decides this call outside the kernel
-grade("tf2", "digits", "accuracy", accuracy)
-### END HIDDEN TESTS
+# %% course="tests" id="accuracy_tests" points=1 step="accuracy"
 
 # %% [markdown]
 # ## Step 6 — `train`: `GradientTape` steps, traced by `tf.function`
@@ -213,12 +188,7 @@ grade("tf2", "digits", "accuracy", accuracy)
 
 # %% course="solution" id="train" reference="solutions.tf2_pipeline:train"
 
-# %% course="tests" id="train_tests" points=3
-check.public("train", train)
-### BEGIN HIDDEN TESTS
-from graders.notebook import grade  # at grading, the grader decides this call outside the kernel
-grade("tf2", "digits", "train", train)
-### END HIDDEN TESTS
+# %% course="tests" id="train_tests" points=3 step="train"
 
 # %% [markdown]
 # ## Step 7 — `report`: accuracy on train and test
@@ -235,12 +205,7 @@ grade("tf2", "digits", "train", train)
 
 # %% course="solution" id="report" reference="solutions.tf2_pipeline:report"
 
-# %% course="tests" id="report_tests" points=1
-check.public("report", report)
-### BEGIN HIDDEN TESTS
-from graders.notebook import grade  # at grading, the grader decides this call outside the kernel
-grade("tf2", "digits", "report", report)
-### END HIDDEN TESTS
+# %% course="tests" id="report_tests" points=1 step="report"
 
 # %% [markdown]
 # ## Run the whole pipeline
@@ -272,12 +237,7 @@ with check.guard("the whole pipeline"):
 # The self-check prints your model's accuracy next to that target. Run the pipeline cell above
 # first.
 
-# %% course="tests" id="results_tests" points=3
-check.public_results(model)
-### BEGIN HIDDEN TESTS
-from graders.notebook import grade  # at grading, the grader decides this call outside the kernel
-grade("tf2", "digits", "results", model, points=3)
-### END HIDDEN TESTS
+# %% course="tests" id="results_tests" points=3 step="results"
 
 # %% [markdown]
 # ## What to compare

@@ -2,18 +2,20 @@
 
     observe(step, objects, inputs, hidden) -> Observation
 
-`objects` are the notebook's objects that the step's checks take (`comparison_judge.OBJECTS`),
+`objects` are the notebook's objects that the step's checks take (`comparison_contract.OBJECTS`),
 in order; `inputs` are data (`ComparisonCase.inputs`): the weights, the inputs x, the sequences,
-the padded rectangles. The models that the student's functions fill or read are the probe's own,
-built from the frameworks' standard layers (`nn.Linear` in an `nn.Sequential`, Keras `Dense`
-layers): never the reference's code, which is not in the grading sandbox. What comes back is
-values: logits, weights as arrays, padded ids and masks, the bag's outputs, shapes, and the
-contract failures met on the way (a wrong type, a graph without its placeholders, an error the
-student's code raised). The verdict is the judge's (`graders.comparison_judge`).
+the padded rectangles, and the paths of the models the grader saved (``inputs["file:<key>"]``,
+`ComparisonCase.files`). Those models, which the student's copy functions fill or read, are
+loaded here with their framework's own loader (`torch.load`, `tf.keras.models.load_model`):
+nothing here builds a model, computes a step's answer, or imports the grader's side
+(`graders.comparison_judge`), which the grading kernel cannot import. What comes back is values:
+logits, weights as arrays, padded ids and masks, the bag's outputs, shapes, and the contract
+failures met on the way (a wrong type, a graph without its placeholders, an error the student's
+code raised). The verdict is the judge's.
 
-Each step walks its cases in the judge's order and under the judge's keys; the first failure
-stops it. A value that is not a NumPy array of numbers comes back as what it was
-(`{"type": ..., "hint": ...}`), which the judge reports as such.
+Each step walks its cases (`comparison_contract.walk`) in the judge's order and under the judge's
+keys; the first failure stops it. A value that is not a NumPy array of numbers comes back as what
+it was (`{"type": ..., "hint": ...}`), which the judge reports as such.
 """
 
 from __future__ import annotations
@@ -22,7 +24,6 @@ import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # before TensorFlow is imported
 
-from collections import OrderedDict
 from collections.abc import Callable
 
 import numpy as np
@@ -31,30 +32,33 @@ import torch
 from torch import nn
 
 from graders.checks import CheckFailed
-from graders.comparison_judge import (
+from graders.comparison_contract import (
     BAG_FORWARD,
-    BAG_FUNCTIONS,
     BAG_NAMES,
     CANONICAL_NAMES,
     COPIES,
     EAGER_MEAN,
+    FILE,
     FRAMEWORKS,
+    MODEL_FRAMEWORK,
     NO_GRAD,
     NO_TRANSPOSE,
     OBJECTS,
     STEPS,
-    THREE_RUNS,
-    TF1_RUNS,
+    THREE_WEIGHTS,
+    TF1_BATCHES,
     TRANSPOSE_TORCH,
     WEIGHT_NAMES,
     bag_run_what,
     dynamic_what,
     masked_mean_shape,
     masked_mean_what,
+    optional_length,
     pad_what,
     sequences_from,
     tf1_what,
     three_what,
+    walk,
     weights_in,
 )
 from graders.observation import Observation
@@ -214,85 +218,6 @@ def _close(model) -> None:
         session.close()
 
 
-# The models the student's functions fill or read: standard layers, on the CPU ----------------------------
-def torch_mlp(input_dim: int, hidden_units: int, num_classes: int) -> nn.Module:
-    """An MLP of standard layers `hidden` and `logits` (nn.Linear), initialised by PyTorch, for numpy_to_torch to fill."""
-    return nn.Sequential(OrderedDict(hidden=nn.Linear(input_dim, hidden_units), relu=nn.ReLU(), logits=nn.Linear(hidden_units, num_classes)))
-
-
-def keras_mlp(input_dim: int, hidden_units: int, num_classes: int) -> tf.keras.Model:
-    """A Keras MLP with Dense layers "hidden" and "logits" (Keras's initial weights), for numpy_to_keras to fill."""
-    return tf.keras.Sequential([
-        tf.keras.Input(shape=(input_dim,)),
-        tf.keras.layers.Dense(hidden_units, activation="relu", name="hidden"),
-        tf.keras.layers.Dense(num_classes, name="logits"),
-    ])
-
-
-def _sizes(weights: dict) -> tuple[int, int, int]:
-    (input_dim, hidden_units), num_classes = weights["hidden/kernel"].shape, weights["logits/kernel"].shape[1]
-    return input_dim, hidden_units, num_classes
-
-
-def _filled(weights: dict, to: str):
-    """The probe's own model holding `weights` (the copies check reads it with the student's function)."""
-    if to == "torch":
-        module = torch_mlp(*_sizes(weights))
-        with torch.no_grad():
-            for layer in ("hidden", "logits"):
-                getattr(module, layer).weight.copy_(torch.from_numpy(weights[f"{layer}/kernel"].T.copy()))
-                getattr(module, layer).bias.copy_(torch.from_numpy(weights[f"{layer}/bias"]))
-        return module
-    model = keras_mlp(*_sizes(weights))
-    model.set_weights([weights[name] for name in WEIGHT_NAMES])
-    return model
-
-
-# (a) weights ----------------------------------------------------------------------------------
-def _weights_to_torch(p: Probe, numpy_to_torch, torch_to_numpy, inputs: dict, hidden: bool) -> None:
-    _copies(p, numpy_to_torch, torch_to_numpy, inputs, hidden, "torch")
-
-
-def _weights_to_keras(p: Probe, numpy_to_keras, keras_to_numpy, inputs: dict, hidden: bool) -> None:
-    _copies(p, numpy_to_keras, keras_to_numpy, inputs, hidden, "keras")
-
-
-def _copies(p: Probe, copy_in, read_out, inputs: dict, hidden: bool, to: str) -> None:
-    what = COPIES[to]
-    fill = _torch_copy_in if to == "torch" else _keras_copy_in
-    model = fill(p, copy_in, inputs, "weights", what["weights"][0])
-    _read_out(p, read_out, model, "weights", what["weights"][1], to)
-    if not hidden:
-        return
-    model = fill(p, copy_in, inputs, "square", what["square"][0])
-    _read_out(p, read_out, model, "square", what["square"][1], to)
-    fill(p, copy_in, inputs, "float64", what["float64"][0])
-    model = _filled(weights_in(inputs, "copies"), to)
-    found = _read_out(p, read_out, model, "copies", what["copies"][1], to)
-    if to == "torch":
-        with torch.no_grad():
-            for parameter in model.parameters():
-                parameter.add_(1.0)
-    else:
-        for variable in model.weights:
-            variable.assign(np.zeros(variable.shape, np.float32))
-    p.values.update({f"copies:after:{name}": _value(found[name]) for name in WEIGHT_NAMES})
-
-
-def _torch_copy_in(p: Probe, numpy_to_torch, inputs: dict, case: str, what: str) -> nn.Module:
-    weights = weights_in(inputs, case)
-    module = torch_mlp(*_sizes(weights))
-    parameters = list(module.parameters())
-    result = _run(p, f"{case}:call", numpy_to_torch, weights, module, what=what, hint=TRANSPOSE_TORCH)
-    p.check(f"{case}:parameters", _same_parameters, parameters, list(module.parameters()), what)
-    p.check(f"{case}:dtypes", _float32_parameters, module, what)
-    for layer in ("hidden", "logits"):
-        linear = getattr(module, layer)
-        p.values[f"{case}:{layer}.weight"], p.values[f"{case}:{layer}.bias"] = _torch_array(linear.weight), _torch_array(linear.bias)
-    p.check(f"{case}:returned", _returned, result, module, what, "the module it filled", "end with `return module`: torch_mlp(weights) uses it")
-    return module
-
-
 def _same_parameters(before: list, after: list, what: str) -> None:
     if len(after) != len(before) or any(a is not b for a, b in zip(after, before)):
         raise CheckFailed(f"{what}: the module's own parameters", "the same nn.Parameter objects, filled in place",
@@ -311,68 +236,10 @@ def _returned(result, model, what: str, expected: str, hint: str) -> None:
         raise CheckFailed(f"{what}: return value", expected, _describe(result), hint)
 
 
-def _keras_copy_in(p: Probe, numpy_to_keras, inputs: dict, case: str, what: str) -> tf.keras.Model:
-    weights = weights_in(inputs, case)
-    model = keras_mlp(*_sizes(weights))
-    variables = [id(v) for v in model.weights]
-    result = _run(p, f"{case}:call", numpy_to_keras, weights, model, what=what, hint=NO_TRANSPOSE)
-    for name in WEIGHT_NAMES:
-        layer, kind = name.split("/")
-        p.values[f"{case}:{name}"] = _value(np.asarray(getattr(model.get_layer(layer), kind).numpy()))
-    p.check(f"{case}:variables", _same_variables, variables, model, what)
-    p.check(f"{case}:returned", _returned, result, model, what, "the model it filled", "end with `return model`: tf2_mlp(weights) uses it")
-    return model
-
-
 def _same_variables(before: list, model, what: str) -> None:
     if [id(v) for v in model.weights] != before:
         raise CheckFailed(f"{what}: the model's own variables", "the same variables, assigned in place",
                           "new variables", "variable.assign(array) or layer.set_weights([kernel, bias])")
-
-
-def _read_out(p: Probe, read_out, model, case: str, what: str, to: str) -> dict:
-    found = _run(p, f"{case}:read", read_out, model, what=what)
-    p.check(f"{case}:keys", _weights_dict, found, what, CANONICAL_NAMES)
-    p.values.update({f"{case}:read:{name}": _value(found[name]) for name in WEIGHT_NAMES})
-    return found
-
-
-# (a) the same logits ---------------------------------------------------------------------------
-def _same_logits(p: Probe, tf1_mlp, logits_in_three_frameworks, inputs: dict, hidden: bool) -> None:
-    _tf1(p, tf1_mlp, inputs, *TF1_RUNS[0], hidden)
-    _three(p, logits_in_three_frameworks, inputs, 0)
-    if not hidden:
-        return
-    _tf1(p, tf1_mlp, inputs, *TF1_RUNS[1], hidden)
-    _three(p, logits_in_three_frameworks, inputs, 1)
-    _three(p, logits_in_three_frameworks, inputs, 2)
-
-
-def _tf1(p: Probe, tf1_mlp, inputs: dict, case: str, batches: tuple, seed: int, hidden: bool) -> None:
-    weights = weights_in(inputs, case)
-    what, key = tf1_what(weights), f"tf1:{case}"
-    model = _run(p, f"{key}:call", tf1_mlp, weights, what=what)
-    try:
-        p.check(f"{key}:graph", _graph_handles, model, ("graph", "inputs", "logits", "session"), what, "TF1MLP")
-        p.check(f"{key}:graph", _placeholder, model.inputs, tf.float32, [None, weights["hidden/kernel"].shape[0]], what, "inputs")
-        p.values[f"{key}:logits_shape"] = model.logits.shape.as_list() if model.logits.shape.rank is not None else "unknown"
-        for batch in batches:
-            found = _run(p, f"{key}:run{batch}", model.session.run, model.logits, feed_dict={model.inputs: inputs[f"{key}:x{batch}"]},
-                         what=f"{what}: session.run(logits) on a batch of {batch}", name="session.run")
-            p.values[f"{key}:logits{batch}"] = _value(found)
-        if hidden:
-            trainable = model.graph.get_collection(v1.GraphKeys.TRAINABLE_VARIABLES)
-            p.values[f"{key}:trainable"] = [v.shape.as_list() if v.shape.rank is not None else None for v in trainable]
-    finally:
-        _close(model)
-
-
-def _three(p: Probe, logits_in_three_frameworks, inputs: dict, number: int) -> None:
-    key, weights, x = f"three{number}", weights_in(inputs, THREE_RUNS[number][0]), inputs[f"three{number}:x"]
-    what = three_what(x)
-    found = _run(p, f"{key}:call", logits_in_three_frameworks, weights, x, what=what)
-    p.check(f"{key}:keys", _frameworks_dict, found, what)
-    p.values.update({f"{key}:{framework}": _value(found[framework]) for framework in FRAMEWORKS})
 
 
 def _frameworks_dict(found, what: str) -> None:
@@ -381,103 +248,9 @@ def _frameworks_dict(found, what: str) -> None:
         raise CheckFailed(what, f"a dict with keys {list(FRAMEWORKS)}", str(keys), 'return {"tf1": ..., "tf2": ..., "torch": ...}')
 
 
-# (b) variable-length inputs ---------------------------------------------------------------------
-def _pad_batch(p: Probe, pad_batch, inputs: dict, hidden: bool) -> None:
-    for number in range(int(inputs["cases"])):
-        key = f"pad{number}"
-        sequences, pad_id, max_len = sequences_from(inputs, key), int(inputs[f"{key}:pad_id"]), int(inputs[f"{key}:max_len"])
-        arguments = {"pad_id": pad_id} | ({} if max_len < 0 else {"max_len": max_len})
-        what = pad_what(sequences, pad_id, None if max_len < 0 else max_len)
-        found = _run(p, f"{key}:call", pad_batch, sequences, what=what, **arguments)
-        p.check(f"{key}:pair", _pair, found, what)
-        p.values[f"{key}:ids"], p.values[f"{key}:mask"] = _value(found[0]), _value(found[1])
-    if hidden:
-        try:
-            result = pad_batch(sequences_from(inputs, "too_long"), max_len=int(inputs["too_long:max_len"]))
-        except ValueError:
-            p.values["too_long:outcome"] = "ValueError"
-        except Exception as error:
-            p.values["too_long:outcome"], p.values["too_long:error"] = "error", f"{type(error).__name__}: {_first_line(error)}"
-        else:
-            p.values["too_long:outcome"] = "returned"
-            p.values["too_long:returned"] = _describe(result[0]) if isinstance(result, tuple) else _describe(result)
-
-
 def _pair(found, what: str) -> None:
     if not isinstance(found, tuple | list) or len(found) != 2:
         raise CheckFailed(what, "a pair (ids, mask)", _describe(found), "return ids, mask")
-
-
-def _static_bag(p: Probe, masked_mean, static_bag, inputs: dict, hidden: bool) -> None:
-    _masked_mean(p, masked_mean, inputs, 0, hidden)
-    _bag_graph(p, static_bag, inputs, 0)
-    if not hidden:
-        return
-    _masked_mean(p, masked_mean, inputs, 1, hidden)
-    _bag_graph(p, static_bag, inputs, 1)
-    _bag_graph(p, static_bag, inputs, 2)
-
-
-def _masked_mean(p: Probe, masked_mean, inputs: dict, number: int, hidden: bool) -> None:
-    key = f"mm{number}"
-    embedded, mask = inputs[f"{key}:embedded"], inputs[f"{key}:mask"]
-    shape = masked_mean_shape(embedded, bool(inputs[f"{key}:static"]))
-    what = masked_mean_what(shape)
-    graph = tf.Graph()
-    with graph.as_default():
-        embedded_in, mask_in = v1.placeholder(tf.float32, shape), v1.placeholder(tf.float32, shape[:2])
-        out = _run(p, f"{key}:call", masked_mean, embedded_in, mask_in, what=what,
-                   hint="TensorFlow ops only, no static T: tf.reduce_sum(mask, axis=1) counts the real tokens")
-    p.check(f"{key}:tensor", _graph_tensor, out, graph, what)
-    with v1.Session(graph=graph) as session:
-        found = _run(p, f"{key}:run", session.run, out, feed_dict={embedded_in: embedded, mask_in: mask}, what=what, name="session.run")
-    p.values[f"{key}:graph"] = _value(found)
-    if hidden:
-        out = _run(p, f"{key}:eager_call", masked_mean, tf.constant(embedded), tf.constant(mask), what=EAGER_MEAN,
-                   hint="TensorFlow ops only, so it works eagerly as well as in a graph")
-        p.check(f"{key}:eager_tensor", _eager_tensor, out, EAGER_MEAN)
-        p.values[f"{key}:eager"] = _value(np.asarray(out))
-
-
-def _bag_graph(p: Probe, static_bag, inputs: dict, number: int) -> None:
-    key = f"g{number}"
-    weights, max_len = weights_in(inputs, key, BAG_NAMES), int(inputs[f"{key}:max_len"])
-    what = f"static_bag(weights, max_len={max_len})"
-    model = _run(p, f"{key}:call", static_bag, weights, max_len, what=what)
-    try:
-        p.check(f"{key}:graph", _graph_handles, model, ("graph", "ids", "mask", "logits", "session"), what, "BagGraph")
-        p.check(f"{key}:graph", _placeholder, model.ids, tf.int64, [None, max_len], what, "ids", time_axis=True)
-        p.check(f"{key}:graph", _placeholder, model.mask, tf.float32, [None, max_len], what, "mask", time_axis=True)
-        found = _run(p, f"{key}:run", model.session.run, model.logits,
-                     feed_dict={model.ids: inputs[f"{key}:ids"], model.mask: inputs[f"{key}:mask"]},
-                     what=bag_run_what(sequences_from(inputs, key), max_len), name="session.run (feeding padded ids and mask)")
-        p.values[f"{key}:logits"] = _value(found)
-    finally:
-        _close(model)
-
-
-def _dynamic_bag(p: Probe, torch_bag, dynamic_bag, inputs: dict, hidden: bool) -> None:
-    _bag_module(p, torch_bag, inputs, 0, hidden)
-    _bag_function(p, dynamic_bag, inputs, 0)
-    if not hidden:
-        return
-    _bag_module(p, torch_bag, inputs, 1, hidden)
-    for number in range(1, len(BAG_FUNCTIONS)):
-        _bag_function(p, dynamic_bag, inputs, number)
-
-
-def _bag_module(p: Probe, torch_bag, inputs: dict, number: int, hidden: bool) -> None:
-    key, what = f"m{number}", "torch_bag(weights)"
-    bag = _run(p, f"{key}:call", torch_bag, weights_in(inputs, key, BAG_NAMES), what=what, hint=TRANSPOSE_TORCH)
-    p.check(f"{key}:module", _bag_layers, bag, what)
-    p.values[f"{key}:embedding.weight"] = _torch_array(bag.embedding.weight)
-    p.values[f"{key}:logits.weight"], p.values[f"{key}:logits.bias"] = _torch_array(bag.logits.weight), _torch_array(bag.logits.bias)
-    tensors = [torch.as_tensor(s, dtype=torch.int64) for s in sequences_from(inputs, key)]
-    logits = _run(p, f"{key}:forward", bag, tensors, what=BAG_FORWARD, name="bag(list of tensors)")
-    p.check(f"{key}:tensor", _torch_tensor, logits)
-    if hidden:
-        p.check(f"{key}:autograd", _autograd, bag, logits)
-    p.values[f"{key}:logits"] = _torch_array(logits)
 
 
 def _bag_layers(bag, what: str) -> None:
@@ -505,22 +278,189 @@ def _autograd(bag: nn.Module, logits: torch.Tensor) -> None:
         raise CheckFailed(what, "a gradient for the embedding", "none", "compute the means from self.embedding(ids) with torch ops")
 
 
-def _bag_function(p: Probe, dynamic_bag, inputs: dict, number: int) -> None:
-    key = f"f{number}"
-    sequences = sequences_from(inputs, key)
-    found = _run(p, f"{key}:call", dynamic_bag, weights_in(inputs, key, BAG_NAMES), sequences, what=dynamic_what(sequences),
-                 hint="turn each sequence into an int64 tensor: torch.as_tensor(ids, dtype=torch.int64)")
-    p.values[f"{key}:logits"] = _value(found)
+# The models the grader saved, loaded with their framework's own loader ------------------------------------------------
+def load_model(framework: str, path: str):
+    """The model file at `path` (`graders.model_files`): a `torch.save`d nn.Sequential, on the CPU, or a `.keras` model."""
+    if framework == "torch":
+        return torch.load(path, weights_only=False, map_location="cpu")
+    return tf.keras.models.load_model(path)
 
 
-OBSERVE = {
-    "weights_to_torch": _weights_to_torch,
-    "weights_to_keras": _weights_to_keras,
-    "same_logits": _same_logits,
-    "pad_batch": _pad_batch,
-    "static_bag": _static_bag,
-    "dynamic_bag": _dynamic_bag,
-}
+class _Observer:
+    """One step's run over its cases: a method per check of `comparison_contract.WALKS`, on the student's objects."""
+
+    def __init__(self, p: Probe, step: str, objects: tuple, inputs: dict, hidden: bool):
+        self.p, self.inputs, self.hidden = p, inputs, hidden
+        self.objects = dict(zip(OBJECTS[step], objects))
+        self.framework = MODEL_FRAMEWORK.get(step)
+        self.to = "torch" if self.framework == "torch" else "keras"
+        self.filled = {}  # case key -> the model its copy-in filled, which the read-out of that key reads
+
+    def _model(self, key: str):
+        return load_model(self.framework, str(self.inputs[FILE + key]))
+
+    # (a) weights ------------------------------------------------------------------------------
+    def copy_in(self, key: str) -> None:
+        """The student's copy-in on the grader's model file `key` and the weights `key`; its parameters as arrays."""
+        weights, what, model = weights_in(self.inputs, key), COPIES[self.to][key][0], self._model(key)
+        if self.to == "torch":
+            self._torch_copy_in(model, weights, key, what)
+        else:
+            self._keras_copy_in(model, weights, key, what)
+        self.filled[key] = model
+
+    def _torch_copy_in(self, module: nn.Module, weights: dict, key: str, what: str) -> None:
+        p, parameters = self.p, list(module.parameters())
+        result = _run(p, f"{key}:call", self.objects["numpy_to_torch"], weights, module, what=what, hint=TRANSPOSE_TORCH)
+        p.check(f"{key}:parameters", _same_parameters, parameters, list(module.parameters()), what)
+        p.check(f"{key}:dtypes", _float32_parameters, module, what)
+        for layer in ("hidden", "logits"):
+            linear = getattr(module, layer)
+            p.values[f"{key}:{layer}.weight"], p.values[f"{key}:{layer}.bias"] = _torch_array(linear.weight), _torch_array(linear.bias)
+        p.check(f"{key}:returned", _returned, result, module, what, "the module it filled", "end with `return module`: torch_mlp(weights) uses it")
+
+    def _keras_copy_in(self, model, weights: dict, key: str, what: str) -> None:
+        p, variables = self.p, [id(v) for v in model.weights]
+        result = _run(p, f"{key}:call", self.objects["numpy_to_keras"], weights, model, what=what, hint=NO_TRANSPOSE)
+        for name in WEIGHT_NAMES:
+            layer, kind = name.split("/")
+            p.values[f"{key}:{name}"] = _value(np.asarray(getattr(model.get_layer(layer), kind).numpy()))
+        p.check(f"{key}:variables", _same_variables, variables, model, what)
+        p.check(f"{key}:returned", _returned, result, model, what, "the model it filled", "end with `return model`: tf2_mlp(weights) uses it")
+
+    def read_out(self, key: str) -> dict:
+        """The student's read-out of the model the copy-in of `key` filled (of the grader's model file, for "copies")."""
+        model = self.filled[key] if key in self.filled else self._model(key)
+        self.filled[key] = model
+        what = COPIES[self.to][key][1]
+        found = _run(self.p, f"{key}:read", self.objects[f"{self.to}_to_numpy"], model, what=what)
+        self.p.check(f"{key}:keys", _weights_dict, found, what, CANONICAL_NAMES)
+        self.p.values.update({f"{key}:read:{name}": _value(found[name]) for name in WEIGHT_NAMES})
+        return found
+
+    def copies(self, key: str) -> None:
+        """The read-out of the grader's model `key`, then the arrays it gave once the model's weights changed."""
+        found = self.read_out(key)
+        model = self.filled[key]
+        if self.to == "torch":
+            with torch.no_grad():
+                for parameter in model.parameters():
+                    parameter.add_(1.0)
+        else:
+            for variable in model.weights:
+                variable.assign(np.zeros(variable.shape, np.float32))
+        self.p.values.update({f"{key}:after:{name}": _value(found[name]) for name in WEIGHT_NAMES})
+
+    # (a) the same logits -----------------------------------------------------------------------
+    def tf1(self, key: str) -> None:
+        p, inputs = self.p, self.inputs
+        weights = weights_in(inputs, key)
+        what, prefix = tf1_what(weights), f"tf1:{key}"
+        model = _run(p, f"{prefix}:call", self.objects["tf1_mlp"], weights, what=what)
+        try:
+            p.check(f"{prefix}:graph", _graph_handles, model, ("graph", "inputs", "logits", "session"), what, "TF1MLP")
+            p.check(f"{prefix}:graph", _placeholder, model.inputs, tf.float32, [None, weights["hidden/kernel"].shape[0]], what, "inputs")
+            p.values[f"{prefix}:logits_shape"] = model.logits.shape.as_list() if model.logits.shape.rank is not None else "unknown"
+            for batch in TF1_BATCHES[key]:
+                found = _run(p, f"{prefix}:run{batch}", model.session.run, model.logits, feed_dict={model.inputs: inputs[f"{prefix}:x{batch}"]},
+                             what=f"{what}: session.run(logits) on a batch of {batch}", name="session.run")
+                p.values[f"{prefix}:logits{batch}"] = _value(found)
+            if self.hidden:
+                trainable = model.graph.get_collection(v1.GraphKeys.TRAINABLE_VARIABLES)
+                p.values[f"{prefix}:trainable"] = [v.shape.as_list() if v.shape.rank is not None else None for v in trainable]
+        finally:
+            _close(model)
+
+    def three(self, key: str) -> None:
+        weights, x = weights_in(self.inputs, THREE_WEIGHTS[key]), self.inputs[f"{key}:x"]
+        what = three_what(x)
+        found = _run(self.p, f"{key}:call", self.objects["logits_in_three_frameworks"], weights, x, what=what)
+        self.p.check(f"{key}:keys", _frameworks_dict, found, what)
+        self.p.values.update({f"{key}:{framework}": _value(found[framework]) for framework in FRAMEWORKS})
+
+    # (b) variable-length inputs -------------------------------------------------------------
+    def pad(self, key: str) -> None:
+        p, inputs = self.p, self.inputs
+        sequences, pad_id, max_len = sequences_from(inputs, key), int(inputs[f"{key}:pad_id"]), optional_length(inputs, f"{key}:max_len")
+        arguments = {"pad_id": pad_id} | ({} if max_len is None else {"max_len": max_len})
+        what = pad_what(sequences, pad_id, max_len)
+        found = _run(p, f"{key}:call", self.objects["pad_batch"], sequences, what=what, **arguments)
+        p.check(f"{key}:pair", _pair, found, what)
+        p.values[f"{key}:ids"], p.values[f"{key}:mask"] = _value(found[0]), _value(found[1])
+
+    def too_long(self, key: str) -> None:
+        values = self.p.values
+        try:
+            result = self.objects["pad_batch"](sequences_from(self.inputs, key), max_len=int(self.inputs[f"{key}:max_len"]))
+        except ValueError:
+            values[f"{key}:outcome"] = "ValueError"
+        except Exception as error:
+            values[f"{key}:outcome"], values[f"{key}:error"] = "error", f"{type(error).__name__}: {_first_line(error)}"
+        else:
+            values[f"{key}:outcome"] = "returned"
+            values[f"{key}:returned"] = _describe(result[0]) if isinstance(result, tuple) else _describe(result)
+
+    def masked_mean(self, key: str) -> None:
+        p, masked_mean = self.p, self.objects["masked_mean"]
+        embedded, mask = self.inputs[f"{key}:embedded"], self.inputs[f"{key}:mask"]
+        shape = masked_mean_shape(embedded, bool(self.inputs[f"{key}:static"]))
+        what = masked_mean_what(shape)
+        graph = tf.Graph()
+        with graph.as_default():
+            embedded_in, mask_in = v1.placeholder(tf.float32, shape), v1.placeholder(tf.float32, shape[:2])
+            out = _run(p, f"{key}:call", masked_mean, embedded_in, mask_in, what=what,
+                       hint="TensorFlow ops only, no static T: tf.reduce_sum(mask, axis=1) counts the real tokens")
+        p.check(f"{key}:tensor", _graph_tensor, out, graph, what)
+        with v1.Session(graph=graph) as session:
+            found = _run(p, f"{key}:run", session.run, out, feed_dict={embedded_in: embedded, mask_in: mask}, what=what, name="session.run")
+        p.values[f"{key}:graph"] = _value(found)
+        if self.hidden:
+            out = _run(p, f"{key}:eager_call", masked_mean, tf.constant(embedded), tf.constant(mask), what=EAGER_MEAN,
+                       hint="TensorFlow ops only, so it works eagerly as well as in a graph")
+            p.check(f"{key}:eager_tensor", _eager_tensor, out, EAGER_MEAN)
+            p.values[f"{key}:eager"] = _value(np.asarray(out))
+
+    def bag_graph(self, key: str) -> None:
+        p, inputs = self.p, self.inputs
+        weights, max_len = weights_in(inputs, key, BAG_NAMES), int(inputs[f"{key}:max_len"])
+        what = f"static_bag(weights, max_len={max_len})"
+        model = _run(p, f"{key}:call", self.objects["static_bag"], weights, max_len, what=what)
+        try:
+            p.check(f"{key}:graph", _graph_handles, model, ("graph", "ids", "mask", "logits", "session"), what, "BagGraph")
+            p.check(f"{key}:graph", _placeholder, model.ids, tf.int64, [None, max_len], what, "ids", time_axis=True)
+            p.check(f"{key}:graph", _placeholder, model.mask, tf.float32, [None, max_len], what, "mask", time_axis=True)
+            found = _run(p, f"{key}:run", model.session.run, model.logits,
+                         feed_dict={model.ids: inputs[f"{key}:ids"], model.mask: inputs[f"{key}:mask"]},
+                         what=bag_run_what(sequences_from(inputs, key), max_len), name="session.run (feeding padded ids and mask)")
+            p.values[f"{key}:logits"] = _value(found)
+        finally:
+            _close(model)
+
+    def bag_module(self, key: str) -> None:
+        p, what = self.p, "torch_bag(weights)"
+        bag = _run(p, f"{key}:call", self.objects["torch_bag"], weights_in(self.inputs, key, BAG_NAMES), what=what, hint=TRANSPOSE_TORCH)
+        p.check(f"{key}:module", _bag_layers, bag, what)
+        p.values[f"{key}:embedding.weight"] = _torch_array(bag.embedding.weight)
+        p.values[f"{key}:logits.weight"], p.values[f"{key}:logits.bias"] = _torch_array(bag.logits.weight), _torch_array(bag.logits.bias)
+        tensors = [torch.as_tensor(s, dtype=torch.int64) for s in sequences_from(self.inputs, key)]
+        logits = _run(p, f"{key}:forward", bag, tensors, what=BAG_FORWARD, name="bag(list of tensors)")
+        p.check(f"{key}:tensor", _torch_tensor, logits)
+        if self.hidden:
+            p.check(f"{key}:autograd", _autograd, bag, logits)
+        p.values[f"{key}:logits"] = _torch_array(logits)
+
+    def bag_function(self, key: str) -> None:
+        sequences = sequences_from(self.inputs, key)
+        found = _run(self.p, f"{key}:call", self.objects["dynamic_bag"], weights_in(self.inputs, key, BAG_NAMES), sequences,
+                     what=dynamic_what(sequences), hint="turn each sequence into an int64 tensor: torch.as_tensor(ids, dtype=torch.int64)")
+        self.p.values[f"{key}:logits"] = _value(found)
+
+
+def _walk(p: Probe, step: str, objects: tuple, inputs: dict, hidden: bool) -> None:
+    """Each case of the step's walk (`comparison_contract.walk`), in order, by the observer's method of its check."""
+    observer = _Observer(p, step, objects, inputs, hidden)
+    for case in walk(step, hidden):
+        getattr(observer, case.check)(case.key)
 
 
 def observe(step: str, objects: tuple, inputs: dict, hidden: bool) -> Observation:
@@ -541,4 +481,4 @@ def observe(step: str, objects: tuple, inputs: dict, hidden: bool) -> Observatio
             return p.observation
     with quiet():
         setup()
-        return p.observe(OBSERVE[step], *objects, inputs, hidden)
+        return p.observe(_walk, step, objects, inputs, hidden)

@@ -17,7 +17,10 @@ Isolation: every step is judged on the course's inputs, so one wrong step costs 
 
 from __future__ import annotations
 
+import json
+import os
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
@@ -27,12 +30,15 @@ from graders.checks import network
 from graders.checks.accuracy import points_for
 from graders.checks.loss import as_float, is_number
 from graders.checks.ranges import RAW_FIELDS
+from graders.model_files import ModelFiles, model_files
 from graders.observation import Observation
 from graders.student_code import short
-from course.data import RawData, load_dataset, load_holdout
+from course.data import HOLDOUT_SIZE, RawData, load_dataset
 from course.pipeline import HYPERPARAMETERS
 
 NUM_CLASSES = 10
+MODEL_STEPS = ("make_loss_and_optimizer", "train", "report")  # the steps whose probe loads the contract model
+PACKAGED_INPUTS = Path(__file__).with_name("check_inputs")  # the students' install: the self-checks' inputs
 RESULTS_FLOOR, RESULTS_MARGIN = 0.5, 0.02  # the results scale: see graders.checks.accuracy.points_for
 
 
@@ -112,15 +118,13 @@ GRAPH_SHAPES = {
 }
 
 
-def contract_split(raw: RawData, validation_size: float, seed: int) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    """`raw` preprocessed and split as the contract says: {train, validation, test: (x float32 (N, D), y int64 (N,))},
-    the validation split `round(validation_size * N)` training images drawn at random (seeded)."""
-    x, y = _preprocess(raw.x_train), np.asarray(raw.y_train).astype(np.int64)
-    order = np.random.default_rng(seed).permutation(len(x))
-    n_validation = round(validation_size * len(x))
-    validation, train = order[:n_validation], order[n_validation:]
-    return {"train": (x[train], y[train]), "validation": (x[validation], y[validation]),
-            "test": (_preprocess(raw.x_test), np.asarray(raw.y_test).astype(np.int64))}
+def place_files(files: dict[str, ModelFiles], folder: str, prefix: str, write) -> dict[str, np.ndarray]:
+    """Write each model's files into `folder` with `write(name, data)`, named `<prefix><kind>-<file>`; return the probe's
+    inputs that name them: {"file:<kind>": the path in `folder` that its framework's loader takes}."""
+    for kind, model in files.items():
+        for name, data in model.files.items():
+            write(f"{prefix}{kind}-{name}", data)
+    return {f"file:{kind}": np.array(os.path.join(folder, f"{prefix}{kind}-{model.entry}")) for kind, model in files.items()}
 
 
 class _Stop(Exception):
@@ -221,8 +225,22 @@ def _no_value(key: str) -> CheckFailed:
     return CheckFailed(f"the grader received no {key.replace('_', ' ')} from the notebook's kernel", hint="run the notebook from its first cell")
 
 
-def _preprocess(images) -> np.ndarray:
-    return references.preprocess(np.asarray(images))
+def _made():
+    """The grader's side of the inputs (`graders.inputs`); CheckFailed where it is not installed (the students')."""
+    try:
+        from graders import inputs
+    except ImportError:
+        raise CheckFailed("the hidden checks run when the notebook is graded, not in the students' install") from None
+    return inputs
+
+
+def packaged_inputs(dataset: str, step: str) -> dict[str, np.ndarray]:
+    """The public inputs of `step`, as made when the students' wheel was built (`graders.author.student`)."""
+    path = PACKAGED_INPUTS / f"{dataset}-{step}.npz"
+    if not path.is_file():
+        raise CheckFailed(f"the checks of {step} on {dataset} are not in this install", hint="the course's install instructions")
+    with np.load(path, allow_pickle=False) as archive:
+        return {name: archive[name] for name in archive.files}
 
 
 class Case:
@@ -231,7 +249,7 @@ class Case:
     def __init__(self, framework: str, dataset: str = "digits", seed: int = 0):
         if dataset not in SETTINGS:
             raise ValueError(f"unknown dataset {dataset!r}; expected one of {', '.join(SETTINGS)}")
-        self.framework, self.dataset, self.seed = framework, dataset, seed
+        self.framework, self.dataset, self.seed, self.num_classes = framework, dataset, seed, NUM_CLASSES
         self.hp, self.settings = HYPERPARAMETERS[dataset], SETTINGS[dataset]
         self._raw = self._holdout = None
 
@@ -252,66 +270,44 @@ class Case:
         return int(np.prod(self.raw.x_train.shape[1:]))
 
     @property
-    def fixed_batch(self) -> tuple[np.ndarray, np.ndarray]:
-        """The first `batch_size` training images, preprocessed: float32 (B, D), int64 (B,)."""
-        b = self.settings.batch_size
-        return _preprocess(self.raw.x_train[:b]), self.raw.y_train[:b].astype(np.int64)
-
-    @property
     def holdout(self) -> tuple[np.ndarray, np.ndarray]:
-        """The graders' held-out images, preprocessed, never seen by the pipelines; their labels stay here."""
+        """The graders' held-out images (`graders.holdout`), preprocessed, never seen by the pipelines; their labels
+        stay here. Only where the grader runs: the students' install has no `graders.holdout`."""
         if self._holdout is None:
-            x, y = load_holdout(self.dataset)
-            self._holdout = _preprocess(x), np.asarray(y).astype(np.int64)
-        return self._holdout
+            from graders.holdout import load_holdout
 
-    def split(self) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-        """The contract's splits of the checks' data, preprocessed: {train, validation, test: (x, y)}."""
-        return contract_split(self.train_raw, self.settings.validation_size, self.seed)
+            x, y = load_holdout(self.dataset)
+            self._holdout = _made().preprocess(x), np.asarray(y).astype(np.int64)
+        return self._holdout
 
     def initial_weights(self) -> dict[str, np.ndarray]:
         return network.initial_weights(self.input_dim, self.hp.hidden_units, NUM_CLASSES, self.seed)
 
-    def target(self) -> float:
-        """The reference model's held-out accuracy (graders/references.json)."""
-        return float(references.reference_figures(self.dataset, self.framework)["holdout_accuracy"])
+    def target(self, hidden: bool = True) -> float:
+        """The reference model's accuracy on the results' images (graders/references.json): the held-out images
+        (hidden), else the course's test split."""
+        figure = "holdout_accuracy" if hidden else "test_accuracy"
+        return float(references.reference_figures(self.dataset, self.framework)[figure])
 
     # -- inputs: what the probe gets, as data ----------------------------------------------------
     def inputs(self, step: str, hidden: bool) -> dict[str, np.ndarray]:
-        s, hp = self.settings, self.hp
-        if step == "download":
-            return {"dataset": np.array(self.dataset)}
-        if step == "load_and_preprocess":
-            return {**dict(zip(RAW_FIELDS, self.train_raw)), "batch_size": np.array(s.batch_size),
-                    "validation_size": np.array(s.validation_size), "seed": np.array(self.seed)}
-        x, y = self.fixed_batch
-        if step == "build_model":
-            return {"input_dim": np.array(self.input_dim), "hidden_units": np.array(hp.hidden_units),
-                    "num_classes": np.array(NUM_CLASSES), "x": x, "seed": np.array(self.seed)}
-        weights = self.initial_weights()
-        splits = self.split()
-        training = {"train_x": splits["train"][0], "train_y": splits["train"][1], "batch_size": np.array(s.batch_size),
-                    "epochs": np.array(s.epochs), "learning_rate": np.array(hp.learning_rate), "seed": np.array(self.seed)}
-        if step == "make_loss_and_optimizer":
-            logits = network.forward(weights, x)
-            given = {"x": x, "y": y, "logits": logits.astype(np.float32),
-                     "log_probabilities": checks.log_softmax(logits).astype(np.float32),
-                     "probabilities": checks.softmax(logits).astype(np.float32)}
-            return {**weights, **training, **given}
-        if step == "accuracy":
-            cases = {"cases": np.array(len(checks.CASES))}
-            for number, case in enumerate(checks.CASES):
-                cases.update({f"name_{number}": np.array(case.name), f"logits_{number}": case.logits, f"labels_{number}": case.labels})
-            return cases
-        if step == "train":
-            return {**weights, **training}
-        if step == "report":
-            fitted = network.fitted_weights(*splits["train"], hp.hidden_units, NUM_CLASSES, self.seed)
-            arrays = {f"{name}_{part}": array for name, pair in splits.items() for part, array in zip("xy", pair)}
-            return {**fitted, **arrays, "batch_size": np.array(s.batch_size)}
-        if step == "results":
-            return {"x": self.holdout[0]}
-        raise ValueError(f"unknown step {step!r}")
+        """What the probe of `step` gets, as data (`graders.inputs.make_inputs`); in the students' install, the public
+        inputs made when its wheel was built."""
+        try:
+            from graders.inputs import make_inputs
+        except ImportError:
+            if hidden:
+                raise CheckFailed("the hidden checks run when the notebook is graded, not in the students' install") from None
+            return packaged_inputs(self.dataset, step)
+        return make_inputs(self, step, hidden)
+
+    def files(self, step: str, hidden: bool) -> dict[str, ModelFiles]:
+        """The framework files the probe of `step` loads (`graders.model_files`): {"model": the contract model holding
+        the weights of `inputs(step)`} for the steps that hand a student's function a model, else nothing."""
+        if step not in MODEL_STEPS:
+            return {}
+        inputs = self.inputs(step, hidden)
+        return {"model": model_files(self.framework, {name: inputs[name] for name in network.WEIGHT_NAMES})}
 
     # -- verdicts ----------------------------------------------------------------------------------
     def judge(self, step: str, inputs: dict, observation: Observation, hidden: bool) -> Verdict:
@@ -348,12 +344,12 @@ class Case:
         if hidden:
             xt, yt, xv, yv, xs, ys = (j.need(f"{name}_{part}") for name in ("train", "validation", "test") for part in "xy")
             j.check(checks.check_same_examples, "train + validation", np.concatenate([xt, xv]), np.concatenate([yt, yv]),
-                    _preprocess(raw.x_train), raw.y_train, fatal=False)
-            j.check(checks.check_same_examples, "test", xs, ys, _preprocess(raw.x_test), raw.y_test, fatal=False)
+                    _made().preprocess(raw.x_train), raw.y_train, fatal=False)
+            j.check(checks.check_same_examples, "test", xs, ys, _made().preprocess(raw.x_test), raw.y_test, fatal=False)
             j.check(checks.check_reshuffled, "train", xt, j.need("train_x_again"), fatal=False)
 
     def _build_model(self, j: _Judge, inputs: dict, hidden: bool) -> None:
-        d, (x, y) = self.input_dim, self.fixed_batch
+        d, x, y = self.input_dim, inputs["x"], inputs["y"]
         j.kernel("model")
         j.verdict.passed.append(str(j.need("model_type")))
         count = int(j.need("parameter_count"))
@@ -385,17 +381,14 @@ class Case:
         j.kernel("optimizer")
         if hidden:
             j.check(network.check_loss_gradient, j.need("gradient"), inputs["logits"], y, GRADIENT_HINT)
-            history = [float(v) for v in j.need("history")]
-            j.check(checks.check_history, history)
-            j.check(checks.check_decreasing, history, hint=LOSS_HINT, fatal=False)
+            j.kernel("step")
+            facts = dict(j.need("optimizer"))
             after = {name: np.asarray(j.need(f"after:{name}"), np.float32) for name in network.WEIGHT_NAMES}
-            j.check(
-                checks.check_accuracy_at_least,
-                f"test accuracy after {len(history)} steps with your loss and optimizer",
-                network.accuracy(after, *self.split()["test"]),
-                self.settings.min_accuracy,
-                LOSS_HINT,
-            )
+            j.check(network.check_weights, "the model after one step of your optimizer", after, weights)
+            gradients = {name: inputs[f"gradient:{name}"] for name in network.WEIGHT_NAMES}
+            j.check(network.check_optimizer_step, weights, after, gradients, network.loss(weights, x, y), network.loss(after, x, y), LOSS_HINT)
+            rate = facts.get("learning_rate")
+            j.verdict.passed.append(f"{facts.get('type')}" + (f" at learning rate {rate:g}" if is_number(rate) else ""))
 
     def _explain_loss(self, j: _Judge, value, expected: float) -> None:
         """Point a wrong loss value at the contract when the loss gives the cross-entropy on log-probabilities or
@@ -447,7 +440,7 @@ class Case:
         x, y = inputs["train_x"], inputs["train_y"]
         j.check(network.check_trained, network.loss(before, x, y), network.loss(after, x, y), TRAIN_HINTS[self.framework], fatal=False)
         if hidden:
-            test_x, test_y = self.split()["test"]
+            test_x, test_y = _made().split(self)["test"]
             j.check(
                 checks.check_accuracy_at_least,
                 f"test accuracy after your {len(history)} training steps",
@@ -472,12 +465,16 @@ class Case:
     # -- the results cell ----------------------------------------------------------------------------
     def holdout_accuracy(self, observation: Observation) -> float:
         """The accuracy of the logits that came back on the held-out images; CheckFailed when there are none."""
+        return self._results_accuracy(observation, self.holdout[1], "the held-out images")
+
+    def _results_accuracy(self, observation: Observation, labels: np.ndarray, images: str) -> float:
+        """The accuracy of the logits that came back on `images`, against `labels`; CheckFailed when there are none."""
         j = _Judge("results", observation)
         try:
             logits = np.asarray(j.need("logits"))
             if logits.dtype.kind not in "fiu":
-                raise CheckFailed("logits on the held-out images", "numbers", f"values of dtype {logits.dtype}")
-            checks.check_shape("logits on the held-out images", logits, (len(self.holdout[1]), NUM_CLASSES))
+                raise CheckFailed(f"logits on {images}", "numbers", f"values of dtype {logits.dtype}")
+            checks.check_shape(f"logits on {images}", logits, (len(labels), NUM_CLASSES))
         except _Stop:
             raise CheckFailed.combine(j.verdict.failures) from None
         except CheckFailed as failure:
@@ -485,7 +482,7 @@ class Case:
                 f"the trained model could not be evaluated ({failure.line().rstrip('.')}); the whole-pipeline cell did not "
                 "produce a usable trained model: fix the steps above first", step="results",
             ) from None
-        return float(np.mean(np.argmax(logits, axis=1) == self.holdout[1]))
+        return float(np.mean(np.argmax(logits, axis=1) == labels))
 
     def score_results(self, observation: Observation, points: float) -> tuple[float, str]:
         """(points earned, the line that says so); CheckFailed when the model could not be evaluated."""
@@ -494,18 +491,36 @@ class Case:
         return float(earned), f"results: held-out accuracy {accuracy:.4f} (reference {target:.4f}) earns {earned:g} of {points:g} points"
 
     def results_line(self, observation: Observation) -> str:
-        """The self-check's line: held-out accuracy against the target; CheckFailed when it cannot be evaluated."""
-        accuracy, n = self.holdout_accuracy(observation), len(self.holdout[1])
+        """The self-check's line: the accuracy of the logits that came back on the course's test split
+        (`inputs("results", hidden=False)`) against the reference's, and that the grade is taken on held-out images
+        it does not see; CheckFailed when it cannot be evaluated."""
+        labels = self.raw.y_test.astype(np.int64)
+        accuracy, n = self._results_accuracy(observation, labels, "the test images"), len(labels)
+        unseen = HOLDOUT_SIZE[self.dataset]
+        graded = f"the grade: the same scale on {unseen} held-out images that this check does not see"
         try:
-            target = self.target()
+            target = self.target(hidden=False)
         except LookupError:
-            return f"results: held-out accuracy {accuracy:.4f} on {n} images (no reference figure stored)"
+            return f"results: test accuracy {accuracy:.4f} on {n} test images (no reference figure stored; {graded})"
         full = target - RESULTS_MARGIN
         mark = "✓" if accuracy >= full else "~"
         return (
-            f"{mark} results: held-out accuracy {accuracy:.4f} on {n} images; reference {target:.4f}: "
-            f"full points from {full:.4f}, partial credit down to {RESULTS_FLOOR:.2f}"
+            f"{mark} results: test accuracy {accuracy:.4f} on {n} test images; reference {target:.4f}: "
+            f"full points from {full:.4f}, partial credit down to {RESULTS_FLOOR:.2f} ({graded})"
         )
+
+
+def pipeline_kit(framework: str, dataset: str, verdicts: dict[str, bool]) -> tuple[dict[str, np.ndarray], dict[str, ModelFiles]]:
+    """What the whole-pipeline cell's explanation needs, as data (`graders.notebook.PIPELINE_KIT`): the `verdicts` of the
+    steps, the numbers of training and test images the checks use, the course's splits of them (preprocessed, as hp
+    says), and the contract model it builds, saved (the files, to write beside)."""
+    case, hp = Case(framework, dataset), HYPERPARAMETERS[dataset]
+    raw = case.train_raw
+    split = _made().contract_split(raw, hp.validation_size, hp.seed)
+    arrays = {f"{name}_{part}": array for name, pair in split.items() for part, array in zip("xy", pair)}
+    arrays |= {"raw_train": np.array(len(raw.x_train)), "raw_test": np.array(len(raw.x_test)), "verdicts": np.array(json.dumps(verdicts))}
+    weights = network.initial_weights(case.input_dim, hp.hidden_units, NUM_CLASSES, hp.seed)
+    return arrays, {"model": model_files(framework, weights)}
 
 
 def passed_line(verdict: Verdict, hidden: bool) -> str:

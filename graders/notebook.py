@@ -7,7 +7,7 @@
     with check.guard("the whole pipeline"):   # an exception becomes one clear stderr line
         ...
     check.plot_losses(history)
-    check.public_results(model)               # held-out accuracy vs target (stdout; never raises)
+    check.public_results(model)               # test accuracy vs the reference's (stdout; never raises)
     check.score_results(model, points=3)      # points earned (a float) for the results cell
 
 A check is two halves: the probe (`graders.probe`) calls the student's function on the course's
@@ -32,19 +32,23 @@ from __future__ import annotations
 
 import contextlib
 import io
+import json
 import math
+import os
 import re
 import sys
+import tempfile
 import warnings
 
 import numpy as np
 
 from graders import frameworks, probe
 from graders.checks import STEPS, CheckFailed, step_label
-from graders.judge import Case, Verdict, passed_line
+from graders.observation import arrays_from_file
 from graders.quiet import quiet as quiet_running
 from graders.student_code import own_frames, short, source_line
-from course.data import RawData
+from course.data import RawData, load_dataset
+from course.pipeline import HYPERPARAMETERS, Splits
 
 
 LOSSES_MIME = "application/vnd.tf-pytorch-course.losses+json"  # the loss values beside the plot (graders.review reads them)
@@ -81,10 +85,9 @@ def grade(kind: str, dataset: str | None, step: str, *objects, points: float | N
     _grader.hidden(step, *objects)
 
 
-def record_verdict(step: str, passed: bool) -> None:
-    """What the grader decided of a step, for the whole-pipeline cell's explanation (`explain_stop`)."""
-    if _grader is not None:
-        _grader.verdicts[step] = passed
+#: The grader's kit for the whole-pipeline cell's explanation, in its working folder while that cell runs at grading
+#: (`graders.runner.verdict.pipeline_kit`): the steps' verdicts and the course's results of steps 2 and 3, as data.
+PIPELINE_KIT = ".course-pipeline-kit.npz"
 
 
 @contextlib.contextmanager
@@ -140,28 +143,43 @@ KNOWN_CLASHES = (  # (pattern of the error, what usually causes it)
 
 # The notebook API --------------------------------------------------------------------------
 class StepChecks:
-    """Checks of the seven pipeline steps and the results cell for one framework and dataset."""
+    """Checks of the seven pipeline steps and the results cell for one framework and dataset.
+
+    In the grading kernel it only seeds, picks the device and guards the whole-pipeline cell: the checks
+    themselves (`graders.judge`) are the grading process's, not importable there.
+    """
 
     def __init__(self, framework: str, dataset: str = "digits", *, seed: int = 0):
-        self.case = Case(framework, dataset, seed)
         with quiet():  # TensorFlow's start-up chatter
             self.adapter = frameworks.load(framework)
             self.device = self.adapter.setup(seed)
         self.framework, self.dataset, self.seed = framework, dataset, seed
         self.verdicts: dict[str, bool] = {}  # step -> whether its last checks passed (see explain_stop)
+        self._case = None
         print(f"Checks ready: framework {framework}, device {self.device}, dataset {dataset}")
         register(self)
+
+    @property
+    def case(self):
+        """The grader's side of the checks (`graders.judge.Case`), for a self-check in the student's own kernel."""
+        if self._case is None:
+            from graders.judge import Case
+
+            self._case = Case(self.framework, self.dataset, self.seed)
+        return self._case
 
     def _known(self, step: str) -> None:
         if step not in STEPS:
             raise ValueError(f"unknown step {step!r}; expected one of {', '.join(STEPS)}")
 
-    def verdict(self, step: str, *objects, hidden: bool) -> Verdict:
+    def verdict(self, step: str, *objects, hidden: bool):
         """Probe and judge `step` here: the student's function (default: the notebook's `step`) on the course's inputs."""
         self._known(step)
         function = objects[0] if objects else _caller_namespace().get(step)
         inputs = self.case.inputs(step, hidden)
-        observation = probe.observe(self.framework, step, (function,), inputs, hidden)
+        with tempfile.TemporaryDirectory(prefix="course-check-") as folder:
+            given = inputs | placed(self.case.files(step, hidden), folder)
+            observation = probe.observe(self.framework, step, (function,), given, hidden)
         with quiet():
             verdict = self.case.judge(step, inputs, observation, hidden)
         self.verdicts[step] = verdict.ok
@@ -188,6 +206,8 @@ class StepChecks:
             for failure in verdict.failures:
                 print(f"✗ {failure}".replace("\n", "\n✗ "), file=sys.stderr)
             return False
+        from graders.judge import passed_line
+
         print(passed_line(verdict, hidden=False))
         return True
 
@@ -195,6 +215,8 @@ class StepChecks:
         """Run the public and hidden checks of `step`; raise CheckFailed with every failure, else print ✓."""
         if step == "results":
             raise ValueError("the results cell is scored by score_results(model, points)")
+        from graders.judge import passed_line
+
         verdict = self.verdict(step, *objects, hidden=True)
         if verdict.failures:
             raise CheckFailed.combine(verdict.failures) from None
@@ -225,16 +247,20 @@ class StepChecks:
         head = f"✗ {what} stopped" + (f" in {step_label(step)}" if step else "")
         head += f": {type(error).__name__}: {short(error)}" + (f" ({'; '.join(places)})" if places else "")
         ran = STEPS[: STEPS.index(step) + 1] if step else STEPS[:-1]
-        failed = [s for s in ran if self.verdicts.get(s) is False]
-        unchecked = [s for s in ran if s not in self.verdicts]
-        known = next((f": {hint}." for pattern, hint in KNOWN_CLASHES if pattern.search(str(error))), ".")
-        if failed:
-            return f"{head}. Fix {_labels(failed)}, whose check failed above, then re-run this cell{known}"
-        if unchecked:
-            return f"{head}. Run the self-check cells of {_labels(unchecked)} first: they say which step to fix{known}"
-        text = f"{head}. Each step passes on the course's inputs, but together they fail here"
-        namespace = cell[0].f_globals if cell is not None else {}
-        pair = self._clash(step, namespace) if step in PIPELINE_INPUTS else None
+        with self._kit() as kit:
+            verdicts = self.verdicts | kit.get("verdicts", {})
+            if not verdicts:  # nothing checked: only where it stopped
+                return head + "."
+            failed = [s for s in ran if verdicts.get(s) is False]
+            unchecked = [s for s in ran if s not in verdicts]
+            known = next((f": {hint}." for pattern, hint in KNOWN_CLASHES if pattern.search(str(error))), ".")
+            if failed:
+                return f"{head}. Fix {_labels(failed)}, whose check failed above, then re-run this cell{known}"
+            if unchecked:
+                return f"{head}. Run the self-check cells of {_labels(unchecked)} first: they say which step to fix{known}"
+            text = f"{head}. Each step passes on the course's inputs, but together they fail here"
+            namespace = cell[0].f_globals if cell is not None else {}
+            pair = self._clash(step, namespace, kit) if step in PIPELINE_INPUTS and "arrays" in kit else None
         if pair:
             text += (
                 f": {step_label(pair)} and {step_label(step)} clash (with the course's {pair} in place of yours, "
@@ -244,29 +270,47 @@ class StepChecks:
             text += f". Look at what your earlier steps hand your {step}"
         return text + known
 
-    def _clash(self, step: str, namespace: dict) -> str | None:
+    @contextlib.contextmanager
+    def _kit(self):
+        """The course's results of steps 1 to 4 as data, and the verdicts of the steps: at grading, the grader's kit in
+        the working folder (`PIPELINE_KIT`); else, for a self-check, made here by the judge when it is installed."""
+        if os.path.isfile(PIPELINE_KIT):
+            yield read_kit(PIPELINE_KIT)
+            return
+        try:
+            from graders.judge import pipeline_kit
+        except ImportError:  # the grading kernel, without the grader's kit: no explanation beyond the verdicts
+            yield {}
+            return
+        with tempfile.TemporaryDirectory(prefix="course-kit-") as folder:
+            path = os.path.join(folder, PIPELINE_KIT)
+            inputs, files = pipeline_kit(self.framework, self.dataset, {})
+            write_kit(path, inputs | placed(files, folder))
+            yield read_kit(path)
+
+    def _clash(self, step: str, namespace: dict, kit: dict) -> str | None:
         """The earlier step whose result `step` cannot take: the cell's steps run (one epoch) with the student's
-        functions, which fails at `step`, then with each of the steps that feed it swapped for the course's
-        (`graders.probe.course_steps`) in turn, until one run passes. None when no swap helps."""
+        functions, which fails at `step`, then with each of the steps that feed it swapped for the course's result
+        (`course_results`: the grader's data, never a computation of the course's) in turn, until one run passes.
+        None when no swap helps."""
         own = {name: namespace[name] for name in STEPS[:-1] if callable(namespace.get(name))}
-        if len(own) < len(STEPS) - 1 or self._together(own, step) is None:
+        if len(own) < len(STEPS) - 1 or self._together(own, step, kit) is None:
             return None
-        course = probe.course_steps(self.adapter)
         for candidate in PIPELINE_INPUTS[step]:
-            if self._together(own | {candidate: course[candidate]}, step) is None:
+            if self._together(own | {candidate: course_result(self.adapter, kit["arrays"], candidate)}, step, kit) is None:
                 return candidate
         return None
 
-    def _together(self, functions: dict, until: str) -> BaseException | None:
-        """Run the whole-pipeline cell's steps up to `until` with `functions`, on the checks' data and one epoch;
-        the error that stopped them, or None."""
-        hp, s, a, models = self.case.hp, self.case.settings, self.adapter, []
+    def _together(self, functions: dict, until: str, kit: dict) -> BaseException | None:
+        """Run the whole-pipeline cell's steps up to `until` with `functions`, on the checks' data (the kit's sizes) and
+        one epoch; the error that stopped them, or None."""
+        hp, a, models = HYPERPARAMETERS[self.dataset], self.adapter, []
         try:
             with quiet(a), contextlib.redirect_stdout(io.StringIO()):
                 a.seed(self.seed)
                 raw = functions["download"](self.dataset)
                 if isinstance(raw, RawData):
-                    raw = s.head(raw)
+                    raw = _head(raw, kit["arrays"])
                 splits = functions["load_and_preprocess"](
                     raw, batch_size=hp.batch_size, validation_size=hp.validation_size, seed=hp.seed
                 )
@@ -318,20 +362,21 @@ class StepChecks:
         """The reference model's held-out accuracy (graders/references.json)."""
         return self.case.target()
 
-    def _results(self, model):
-        inputs = self.case.inputs("results", hidden=False)
-        return probe.observe(self.framework, "results", (model,), inputs, hidden=False)
+    def _results(self, model, hidden: bool = False):
+        """The observation of `model` on the test split, or on the held-out images (hidden: staff only, `graders.holdout`)."""
+        inputs = self.case.inputs("results", hidden=hidden)
+        return probe.observe(self.framework, "results", (model,), inputs, hidden=hidden)
 
     def holdout_accuracy(self, model) -> float:
         """Accuracy of a trained model on the held-out images; CheckFailed when it cannot be evaluated."""
-        return self.case.holdout_accuracy(self._results(model))
+        return self.case.holdout_accuracy(self._results(model, hidden=True))
 
     def public_results(self, model) -> None:
         """The results cell's self-check: `results_pass`, without a value for the notebook to show."""
         self.results_pass(model)
 
     def results_pass(self, model) -> bool:
-        """Print the held-out accuracy of the student's trained model against the target; never raises."""
+        """Print the test accuracy of the student's trained model against the reference's (`Case.results_line`); never raises."""
         try:
             print(self.case.results_line(self._results(model)))
         except Exception as error:
@@ -341,7 +386,7 @@ class StepChecks:
 
     def score_results(self, model, points: float) -> float:
         """Points earned by the student's trained model (see checks.accuracy.points_for); CheckFailed if unusable."""
-        earned, line = self.case.score_results(self._results(model), points)
+        earned, line = self.case.score_results(self._results(model, hidden=True), points)
         print(line)
         return earned
 
@@ -358,3 +403,50 @@ def _caller_namespace() -> dict:
     while frame.f_back is not None and frame.f_globals.get("__name__", "").startswith("graders."):
         frame = frame.f_back
     return {**frame.f_globals, **frame.f_locals}
+
+
+def placed(files: dict, folder: str) -> dict:
+    """The probe's inputs naming the grader's framework files, written into `folder` (`graders.judge.place_files`)."""
+    from graders.judge import place_files
+
+    def write(name: str, data: bytes) -> None:
+        with open(os.path.join(folder, name), "xb") as file:
+            file.write(data)
+
+    return place_files(files, folder, "", write)
+
+
+def write_kit(path: str, inputs: dict) -> None:
+    """The pipeline kit as one .npz of arrays (no pickle)."""
+    with open(path, "xb") as file:
+        np.savez(file, **inputs)
+
+
+def read_kit(path: str) -> dict:
+    """{"verdicts": {step: passed}, "arrays": the course's splits and model file} from a kit written by `write_kit`."""
+    arrays = arrays_from_file(path)
+    verdicts = json.loads(str(arrays.pop("verdicts"))) if "verdicts" in arrays else {}
+    return {"verdicts": {k: bool(v) for k, v in verdicts.items()}, **({"arrays": arrays} if arrays else {})}
+
+
+def course_result(adapter, arrays: dict, step: str):
+    """The course's `step`, as what it gives, from the kit's `arrays` (no computation of the course's): the course's raw
+    data, the splits of its preprocessed arrays as the framework's batches, the contract model the grader saved, the
+    framework's standard loss and optimizer."""
+
+    def course_splits(raw, batch_size=64, validation_size=0.1, seed=0):
+        return Splits(*(adapter.contract_batches(arrays[f"{name}_x"], arrays[f"{name}_y"], batch_size, name == "train", seed)
+                        for name in ("train", "validation", "test")))
+
+    return {
+        "download": load_dataset,
+        "load_and_preprocess": course_splits,
+        "build_model": lambda *args, **kwargs: adapter.load_model(str(arrays["file:model"])),
+        "make_loss_and_optimizer": lambda model, learning_rate=1e-3: adapter.course_training(model, learning_rate),
+    }[step]
+
+
+def _head(raw: RawData, arrays: dict) -> RawData:
+    """`raw` cut to the kit's numbers of training and test images (the checks' data)."""
+    train, test = int(arrays["raw_train"]), int(arrays["raw_test"])
+    return RawData(raw.x_train[:train], raw.y_train[:train], raw.x_test[:test], raw.y_test[:test])

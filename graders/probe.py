@@ -2,12 +2,14 @@
 
     observe(kind, step, objects, inputs, hidden) -> Observation
 
-`inputs` are data (NumPy arrays and numbers: `graders.judge.Case.inputs`), never the reference's
-objects: where a step takes a model, a loss or batches, the probe builds the contract's own from
-standard layers and the given weights (`contract_model`, `contract_batches`, `course_training`,
-`course_train` of the framework's adapter). What comes back is values: arrays, numbers, weights, the failures met
-on the way (`graders.observation`). The verdict is the judge's (`graders.judge`), in the grading
-process at grading time, or here for a self-check.
+`inputs` are data (NumPy arrays and numbers: `graders.judge.Case.inputs`) and the paths of files the
+grader wrote in the framework's own format (``inputs["file:model"]``: the contract model, loaded with
+the framework's loader). Nothing here computes a step's answer: no preprocessing, no training or
+evaluation loop, no model built from dimensions or weights. Where a step takes batches, the given
+arrays are converted to the framework's batches; where it takes a loss and an optimizer, the
+framework's standard ones are made (`course_training`: one library call each). What comes back is
+values: arrays, numbers, weights, the failures met on the way (`graders.observation`). The verdict is
+the judge's (`graders.judge`), in the grading process at grading time, or here for a self-check.
 
 At grading, the grader runs `run(...)` in the kernel (the Execute preprocessor,
 `graders.runner.verdict`); everything in this module is then the submission's to patch, and the
@@ -97,10 +99,23 @@ def _scalar(inputs: dict, key: str):
     return inputs[key].item()
 
 
-def _weights(inputs: dict, prefix: str = "") -> dict:
-    from graders.checks.network import WEIGHT_NAMES
+def _model(p: Probe, inputs: dict):
+    """The contract model the grader saved for this check, loaded with the framework's own loader."""
+    return p.call("model", "loading the course's model", p.adapter.load_model, _scalar(inputs, "file:model"))
 
-    return {name: inputs[prefix + name] for name in WEIGHT_NAMES}
+
+def known_accuracy(labels_seen: list[np.ndarray]):
+    """An accuracy on NumPy (logits, labels) that answers only for the label arrays of `labels_seen` (the report check's
+    batches and splits), NaN for any other: the report check's stand-in for the student's accuracy, useless elsewhere."""
+    known = {np.asarray(labels, np.int64).tobytes() for labels in labels_seen}
+
+    def compute(logits, labels) -> float:
+        labels = np.asarray(labels).astype(np.int64).reshape(-1)
+        if labels.tobytes() not in known or len(logits) != len(labels):
+            return float("nan")
+        return float(np.mean(np.argmax(np.asarray(logits), axis=1) == labels))
+
+    return compute
 
 
 def _parts(splits):
@@ -122,8 +137,9 @@ def _pair(value, what: str):
 def substituted(function, **replacements):
     """Run `function` with some names of its module (the notebook) bound to other objects meanwhile.
 
-    A student's `report` calls their own `accuracy`; the report check swaps in the course's, so a
-    wrong `accuracy` costs only the accuracy step. Names not defined there are left alone.
+    A student's `report` calls their own `accuracy`; the report check swaps in one that answers for its own
+    batches only (`known_accuracy`), so a wrong `accuracy` costs only the accuracy step. Names not defined
+    there are left alone.
     """
     namespace = getattr(inspect.unwrap(function), "__globals__", None)
     if not isinstance(namespace, dict):
@@ -188,7 +204,7 @@ def _build_model(p: Probe, build_model, inputs: dict, hidden: bool) -> None:
 
 def _make_loss_and_optimizer(p: Probe, make_loss_and_optimizer, inputs: dict, hidden: bool) -> None:
     a, x, y, lr = p.adapter, inputs["x"], inputs["y"], _scalar(inputs, "learning_rate")
-    model = a.contract_model(_weights(inputs))
+    model = _model(p, inputs)
     try:
         returned = p.call("returned", f"your make_loss_and_optimizer(model, learning_rate={lr:g})", make_loss_and_optimizer, model, learning_rate=lr)
         loss, optimizer = p.call("returned", "reading the returned pair", _pair, returned, "a pair (loss, optimizer)")
@@ -199,12 +215,9 @@ def _make_loss_and_optimizer(p: Probe, make_loss_and_optimizer, inputs: dict, hi
         p.check("optimizer", a.check_optimizer, optimizer, model)
         if hidden:
             p.values["gradient"] = p.call("gradient", "differentiating your loss", a.loss_gradient, loss, model, inputs["logits"], y)
-            batches = a.contract_batches(inputs["train_x"], inputs["train_y"], int(_scalar(inputs, "batch_size")), True, int(_scalar(inputs, "seed")))
-            history = p.call(
-                "training", "training the course's model with your loss and optimizer",
-                a.course_train, model, loss, optimizer, batches, int(_scalar(inputs, "epochs")),
-            )
-            p.values["history"] = np.asarray(history, np.float64)
+            gradients = {name.removeprefix("gradient:"): inputs[name] for name in inputs if name.startswith("gradient:")}
+            p.call("step", "one step of your optimizer with the grader's gradients", a.apply_gradients, optimizer, model, gradients, x, y)
+            p.values["optimizer"] = p.call("step", "reading your optimizer", a.optimizer_facts, optimizer)
             p.values.update({f"after:{k}": v for k, v in a.weights_of(model).items()})
     finally:
         with contextlib.suppress(Exception):
@@ -230,7 +243,7 @@ def _accuracy(p: Probe, accuracy, inputs: dict, hidden: bool) -> None:
 
 def _train(p: Probe, train, inputs: dict, hidden: bool) -> None:
     a, epochs = p.adapter, int(_scalar(inputs, "epochs"))
-    model = a.contract_model(_weights(inputs))
+    model = _model(p, inputs)
     try:
         batches = a.contract_batches(inputs["train_x"], inputs["train_y"], int(_scalar(inputs, "batch_size")), True, int(_scalar(inputs, "seed")))
         loss, optimizer = a.course_training(model, _scalar(inputs, "learning_rate"))
@@ -253,14 +266,17 @@ def _train(p: Probe, train, inputs: dict, hidden: bool) -> None:
 
 def _report(p: Probe, report, inputs: dict, hidden: bool) -> None:
     a, b = p.adapter, int(_scalar(inputs, "batch_size"))
-    model = a.contract_model(_weights(inputs))
+    model = _model(p, inputs)
     try:
         split = {name: a.contract_batches(inputs[f"{name}_x"], inputs[f"{name}_y"], b) for name in SPLIT_NAMES}
         cases = [("", Splits(split["train"], split["validation"], split["test"]))]
         if hidden:  # other splits: the report must evaluate the splits it is given
             cases.append(("with other splits", Splits(split["test"], split["validation"], split["validation"])))
+        labels = [inputs[f"{name}_y"] for name in SPLIT_NAMES]
+        labels += [y[start : start + b] for y in labels for start in range(0, len(y), b)]
+        accuracy = a.metric_function(known_accuracy(labels))  # a wrong accuracy costs step 5 only
         for number, (context, given) in enumerate(cases):
-            with substituted(report, accuracy=a.course_accuracy):
+            with substituted(report, accuracy=accuracy):
                 result = p.call(f"report_{number}", "your report(model, splits)", report, model, given)
             p.values[f"report_{number}"] = p.check(f"report_{number}", report_values, result, context=context, fatal=False)
     finally:
@@ -284,28 +300,6 @@ def _results(p: Probe, model, inputs: dict, hidden: bool) -> None:
             "produce a usable trained model: fix the steps above first", step="results",
         ))
         raise _Stop from None
-
-
-def course_steps(adapter) -> dict:
-    """The course's own steps 1 to 4, built from the contract's pieces (no reference code): what the whole-pipeline
-    cell's explanation swaps in for a student's step to find the pair that clashes (`StepChecks.explain_stop`)."""
-    from course.data import load_dataset
-    from graders.checks.network import initial_weights
-    from graders.judge import contract_split
-
-    def load_and_preprocess(raw, batch_size=64, validation_size=0.1, seed=0):
-        split = contract_split(raw, validation_size, seed)
-        return Splits(*(adapter.contract_batches(*split[name], batch_size, name == "train", seed) for name in SPLIT_NAMES))
-
-    def build_model(input_dim, num_classes=10, hidden_units=128, seed=0):
-        return adapter.contract_model(initial_weights(input_dim, hidden_units, num_classes, seed))
-
-    return {
-        "download": load_dataset,
-        "load_and_preprocess": load_and_preprocess,
-        "build_model": build_model,
-        "make_loss_and_optimizer": lambda model, learning_rate=1e-3: adapter.course_training(model, learning_rate),
-    }
 
 
 OBSERVE = {

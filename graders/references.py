@@ -9,14 +9,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import numpy as np
-
 REFERENCES_PATH = Path(__file__).with_name("references.json")
-
-
-def preprocess(images: np.ndarray) -> np.ndarray:
-    """uint8 images (N, H, W) as the pipelines feed them: float32 (N, H*W) in [0, 1]."""
-    return images.reshape(len(images), -1).astype(np.float32) / np.float32(255.0)
 
 
 def load_references(path: str | Path = REFERENCES_PATH) -> dict:

@@ -86,12 +86,9 @@ def checks_failed(public: list[str], hidden: list[str] | None = None) -> list[tu
 
 
 def results_line(accuracy: float) -> list[tuple]:
-    full, earned = REFERENCE_ACCURACY - 0.02, points(accuracy)
-    mark = "✓" if accuracy >= full else "~"
+    earned = points(accuracy)
     return [
-        ("stdout", f"{mark} results: held-out accuracy {accuracy:.4f} on 180 images; reference {REFERENCE_ACCURACY:.4f}: "
-                   f"full points from {full:.4f}, partial credit down to 0.50\n"
-                   f"results: held-out accuracy {accuracy:.4f} (reference {REFERENCE_ACCURACY:.4f}) earns {earned:g} of 3 points\n"),
+        ("stdout", f"results: held-out accuracy {accuracy:.4f} (reference {REFERENCE_ACCURACY:.4f}) earns {earned:g} of 3 points\n"),
         ("result", repr(float(earned))),
     ]
 

@@ -242,6 +242,57 @@ def test_wrap_solution_edge_cases():
         wrap("def f(x): return x")
 
 
+# ---- test cells written from the step template ------------------------------------------------
+
+GRADE_IMPORT = "from graders.notebook import grade  # at grading, the grader decides this call outside the kernel"
+
+
+def render_steps(tmp_path: Path, setup: str, steps: str):
+    exercises = tmp_path / "exercises"
+    exercises.mkdir(exist_ok=True)
+    (exercises / "steps.py").write_text(f'# %% course="setup"\n{setup}\n\n{steps}')
+    return nbformat.reads(build.render("steps", exercises), as_version=4)
+
+
+def test_step_template_writes_the_public_and_hidden_calls(tmp_path):
+    """A step="..." test cell gets the self-check and the hidden grade call, with the kind and
+    dataset of the setup's checks; the grader reads that call back as the one it has checks for."""
+    from graders.runner.verdict import HiddenCall
+
+    notebook = render_steps(
+        tmp_path,
+        'from graders.notebook import StepChecks\n\nDATASET = "mnist"\ncheck = StepChecks("tf2", DATASET)',
+        '# %% course="tests" id="train_tests" points=3 step="train"\n\n'
+        '# %% course="tests" id="results_tests" points=2.5 step="results"\n',
+    )
+    train, results = cell(notebook, "train_tests"), cell(notebook, "results_tests")
+    assert train.source == "\n".join([
+        'check.public("train", train)', "### BEGIN HIDDEN TESTS", GRADE_IMPORT,
+        'grade("tf2", "mnist", "train", train)', "### END HIDDEN TESTS",
+    ])
+    assert results.source == "\n".join([
+        "check.public_results(model)", "### BEGIN HIDDEN TESTS", GRADE_IMPORT,
+        'grade("tf2", "mnist", "results", model, points=2.5)', "### END HIDDEN TESTS",
+    ])
+    assert train.metadata.nbgrader["grade"] and results.metadata.nbgrader["points"] == 2.5
+    assert HiddenCall.parse(train.source) == HiddenCall("tf2", "mnist", "train", ("train",))
+    assert HiddenCall.parse(results.source) == HiddenCall("tf2", "mnist", "results", ("model",), 2.5)
+
+    comparison = cell(render_steps(
+        tmp_path, "check = ComparisonChecks()", '# %% course="tests" id="bag" points=2 step="static_bag"\n'
+    ), "bag")
+    assert comparison.source.split("\n")[0] == 'check.public("static_bag", masked_mean, static_bag)'
+    assert HiddenCall.parse(comparison.source) == HiddenCall("comparison", None, "static_bag", ("masked_mean", "static_bag"))
+
+
+def test_step_template_refuses_checks_it_cannot_name(tmp_path):
+    step = '# %% course="tests" id="t" points=1 step="download"\n'
+    with pytest.raises(BuildError, match=r"cell 1 \(setup.*the framework is 'tf3', expected one of tf1, tf2, torch"):
+        render_steps(tmp_path, 'check = StepChecks("tf3", "digits")', step)
+    with pytest.raises(BuildError, match=r"cell 1 \(setup.*the dataset is None, expected one of digits"):
+        render_steps(tmp_path, 'check = StepChecks("torch", DATASET)', step)  # no string assigned to DATASET
+
+
 def test_build_is_byte_stable(tmp_path):
     first = build.build_source("fixture", exercises=FIXTURE_EXERCISES, course_root=tmp_path / "a")
     second = build.build_source("fixture", exercises=FIXTURE_EXERCISES, course_root=tmp_path / "b")
@@ -329,6 +380,18 @@ ERRORS = {  # name: (cell 3 of the broken exercise, kind, id, expected message a
     "duplicate ids": (
         '# %% course="tests" id="t" points=1\nassert True\n\n# %% course="tests" id="t" points=1\nassert 1\n',
         "tests", "t", None,  # reported on the second cell, naming the first
+    ),
+    "step body not empty": (
+        '# %% course="tests" id="t" points=1 step="download"\nassert True\n',
+        "tests", "t", r"the body of a course=\"tests\" cell with step= must be empty .*found 'assert True'",
+    ),
+    "step without checks": (
+        '# %% course="tests" id="t" points=1 step="download"\n',
+        "tests", "t", r"a tests cell with step= needs a setup cell that makes the checks: check = StepChecks",
+    ),
+    "unknown step": (
+        '# %% course="tests" id="t" points=1 step="downlaod"\n\n# %% course="setup"\ncheck = StepChecks("torch", "digits")\n',
+        "tests", "t", r"unknown step 'downlaod' for the torch checks \(one of download, load_and_preprocess, .*, results\)",
     ),
     "unknown kind": ('# %% course="solutions"\n', "solutions", None, r"unknown course='solutions'"),
     "code cell without kind": ("# %%\nx = 1\n", "", None, r"code cell without a kind: add course=\"\.\.\.\""),
@@ -594,7 +657,7 @@ def load_config(path: Path, env: dict | None = None):
     )
     overrides = (
         "NBGRADER_EXCHANGE", "COURSE_CELL_TIMEOUT", "COURSE_SUBMISSION_TIMEOUT", "COURSE_MEMORY_LIMIT", "COURSE_UNSAFE_NO_SANDBOX",
-        "COURSE_DB_URL",
+        "COURSE_DB_URL", "COURSE_DISK_LIMIT",
     )
     environment = {k: v for k, v in os.environ.items() if k not in overrides}
     done = subprocess.run([PYTHON, "-c", code, str(path)], env={**environment, **(env or {})}, capture_output=True, text=True, check=True)
@@ -614,21 +677,23 @@ def test_config_values(tmp_path):
     assert config["Execute"]["kernel_name"] == "tf-pytorch-course-grading"  # the sandboxed kernel grades
     assert config["Execute"]["timeout"] == 300 and config["Execute"]["interrupt_on_timeout"] is True
     assert config["Autograde"]["autograde_preprocessors"][0] == "graders.runner.execute.SandboxedExecute"
+    assert config["Validator"]["Execute"] == {"kernel_name": "tf-pytorch-course"}  # validate: the course kernel, with the judge
     assert config["SandboxProvisioner"] == {
-        "submission_timeout": 1200, "memory_limit": 4 << 30, "unsafe_no_sandbox": False,
+        "submission_timeout": 1200, "memory_limit": 4 << 30, "disk_limit": 1 << 30, "unsafe_no_sandbox": False,
     }
     overridden = load_config(
         root,
         {
             "COURSE_CELL_TIMEOUT": "17", "NBGRADER_EXCHANGE": str(tmp_path / "x"), "COURSE_SUBMISSION_TIMEOUT": "90",
             "COURSE_MEMORY_LIMIT": "1.5G", "COURSE_UNSAFE_NO_SANDBOX": "1", "COURSE_DB_URL": "postgresql+psycopg://u:p@db/course",
+            "COURSE_DISK_LIMIT": "256M",
         },
     )
     assert overridden["CourseDirectory"]["db_url"] == "postgresql+psycopg://u:p@db/course"
     assert overridden["Execute"]["timeout"] == 17
     assert overridden["Exchange"]["root"] == str(tmp_path / "x") and (tmp_path / "x").is_dir()
     assert overridden["SandboxProvisioner"] == {
-        "submission_timeout": 90, "memory_limit": 3 << 29, "unsafe_no_sandbox": True,
+        "submission_timeout": 90, "memory_limit": 3 << 29, "disk_limit": 256 << 20, "unsafe_no_sandbox": True,
     }
 
 
@@ -641,6 +706,7 @@ def test_config_options_exist_in_nbgrader(tmp_path):
     from nbgrader.exchange import ExchangeFactory
     from nbgrader.exchange.default.exchange import Exchange
     from nbgrader.preprocessors import ClearHiddenTests, ClearSolutions, Execute
+    from nbgrader.validator import Validator
 
     from graders.runner.collect import RegularFilesCollect
     from graders.runner.provisioner import SandboxProvisioner
@@ -649,13 +715,16 @@ def test_config_options_exist_in_nbgrader(tmp_path):
         c.__name__: c
         for c in (
             CourseDirectory, Exchange, ExchangeFactory, ClearHiddenTests, ClearSolutions, Execute, Autograde, GenerateFeedback,
-            SandboxProvisioner, HTMLExporter, RegularFilesCollect,
+            SandboxProvisioner, HTMLExporter, RegularFilesCollect, Validator,
         )
     }
     config = load_config(REPO, {"NBGRADER_EXCHANGE": str(tmp_path)})  # no .exchange/ in the repository
     assert set(config) <= set(classes)
     for section, values in config.items():
-        assert set(values) <= set(classes[section].class_traits(config=True)), section
+        nested = {name: value for name, value in values.items() if name in classes}  # config of a child, e.g. Validator.Execute
+        assert set(values) - set(nested) <= set(classes[section].class_traits(config=True)), section
+        for child, child_values in nested.items():
+            assert set(child_values) <= set(classes[child].class_traits(config=True)), (section, child)
 
 
 # ---- the command line ------------------------------------------------------------------------------

@@ -5,17 +5,23 @@ Every verdict here goes through what the grader reads at grading: the kernel's v
 an observation file and read back (`graders.observation`), then judged (the `check` fixture).
 """
 
+import inspect
+import json
+import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
 import tensorflow as tf
 import torch
 
-from graders import comparison_judge, comparison_probe
+from graders import comparison_inputs, comparison_judge, comparison_probe
 from graders.comparison import CheckFailed, ComparisonChecks
 from graders.comparison_judge import ComparisonCase
-from graders.observation import Observation, from_bytes, to_bytes
+from graders.notebook import placed
+from graders.observation import Observation, arrays_to_bytes, from_bytes, to_bytes
+from graders.runner.sandbox import KERNEL_SIDE
 from copies import student_copy
 from solutions import comparison as ref
 
@@ -133,23 +139,24 @@ def test_reference_passes_every_check_silently_without_solutions(check, step, ca
 
 
 def test_the_graders_figures_are_the_given_codes():
-    """The judge's NumPy ground truth is the notebook's given code (the reference's), on every case it checks."""
+    """The grader's NumPy ground truth is the notebook's given code (the reference's), on every case it checks; the
+    padded rectangles (`comparison_inputs.pad`) are the reference's pad_batch's."""
     for sizes, seed in (((6, 5, 3), 1), ((4, 4, 4), 2), ((6, 5, 3), 3), ((4, 4, 4), 4)):
         for name, array in ref.random_weights(*sizes, seed=seed).items():
             np.testing.assert_array_equal(comparison_judge.random_weights(*sizes, seed=seed)[name], array)
     x = np.random.default_rng(0).normal(size=(7, 6)).astype(np.float32)
     weights = ref.random_weights(6, 5, 3, seed=0)
     np.testing.assert_array_equal(comparison_judge.numpy_mlp(weights, x), ref.numpy_mlp(weights, x))
-    for name, (vocab, embed, classes, seed) in comparison_judge.BAGS.items():
+    for name, (vocab, embed, classes, seed) in comparison_inputs.BAGS.items():
         weights = ref.bag_weights(vocab, embed, classes, seed=seed)
         weights["embedding"][0] = 4.0
-        for key, array in comparison_judge.checked_bag_weights(name).items():
+        for key, array in comparison_inputs.checked_bag_weights(name).items():
             np.testing.assert_array_equal(array, weights[key])
-        for _, sequences in comparison_judge.BAG_FUNCTIONS:
+        for _, sequences in comparison_inputs.BAG_CALLS.values():
             np.testing.assert_array_equal(comparison_judge.numpy_bag(weights, sequences), ref.numpy_bag(weights, sequences))
-    graphs = [(sequences, 0, max_len) for _, max_len, sequences in comparison_judge.BAG_GRAPHS]
-    for sequences, pad_id, max_len in [*comparison_judge.PAD_CASES, *graphs]:
-        for mine, theirs in zip(comparison_judge.pad(sequences, pad_id, max_len), ref.pad_batch(sequences, pad_id, max_len)):
+    graphs = [(sequences, 0, max_len) for _, max_len, sequences in comparison_inputs.BAG_GRAPHS.values()]
+    for sequences, pad_id, max_len in [*comparison_inputs.PAD_CASES.values(), *graphs]:
+        for mine, theirs in zip(comparison_inputs.pad(sequences, pad_id, max_len), ref.pad_batch(sequences, pad_id, max_len)):
             assert mine.dtype == theirs.dtype
             np.testing.assert_array_equal(mine, theirs)
 
@@ -181,6 +188,98 @@ def test_a_failure_the_kernel_met_costs_even_where_no_check_looks():
     observation.failed("elsewhere", CheckFailed("a contract point", "one thing", "another"))
     verdict = case.judge(step, inputs, observation, hidden=False)
     assert [f.line() for f in verdict.failures] == ["pad_batch: a contract point — expected one thing, found another."]
+
+
+# The grading kernel: the kernel's side of graders only -----------------------------------------------
+def judges(module: str, name: str):
+    """A student's stub that calls `name` of `module` (importable in the students' install) when it is called."""
+    import importlib
+
+    return lambda *args, **kwargs: getattr(importlib.import_module(module), name)(*args, **kwargs)
+
+
+STUBS = {  # steps where a stub calling the grader's figures, beside the reference's other object, would pass
+    "same_logits": ("own.tf1_mlp", "lambda weights, x: {name: judges('graders.comparison_judge', 'numpy_mlp')(weights, x) "
+                                   "for name in ('tf1', 'tf2', 'torch')}"),
+    "pad_batch": ("judges('graders.comparison_inputs', 'pad')",),
+    "dynamic_bag": ("own.torch_bag", "judges('graders.comparison_judge', 'numpy_bag')"),
+}
+GRADING_KERNEL = r"""
+import importlib.abc, inspect, json, sys
+kernel_side, folder, tests = json.loads(sys.argv[1]), sys.argv[2], sys.argv[3]
+sys.path.insert(0, tests)
+from copies import student_copy
+own = student_copy("solutions.comparison")  # the reference as a student typed it, before solutions is out of reach
+
+
+class GradingKernel(importlib.abc.MetaPathFinder):  # of the course's packages, what the grading sandbox binds; no solutions
+
+    def find_spec(self, name, path, target=None):
+        parts = name.split(".")
+        inside = "/".join(parts[1:])
+        bound = parts[0] != "graders" or not inside or any(
+            f in kernel_side or f.split("/")[0] in kernel_side for f in (inside + ".py", inside + "/__init__.py"))
+        if parts[0] == "solutions" or not bound:
+            raise ModuleNotFoundError(f"No module named {name!r}", name=name)
+
+
+for name in [n for n in sys.modules if n.split(".")[0] in ("solutions", "graders")]:
+    del sys.modules[name]
+sys.meta_path.insert(0, GradingKernel())
+from graders import comparison, comparison_probe
+from graders.observation import arrays_from_file, write
+exec(inspect.cleandoc(sys.argv[4]), globals())
+comparison.ComparisonChecks()  # the notebook's setup cell
+for step, names in comparison_probe.OBJECTS.items():
+    inputs = arrays_from_file(f"{folder}/{step}/inputs.npz")
+    write(f"{folder}/{step}/reference.npz", comparison_probe.observe(step, tuple(getattr(own, n) for n in names), inputs, True))
+    if step in STUBS:
+        write(f"{folder}/{step}/stubs.npz", comparison_probe.observe(step, tuple(eval(o) for o in STUBS[step]), inputs, True))
+"""
+
+
+def test_the_grading_kernel_holds_no_answer(tmp_path, check):
+    """The kernel's side runs where only what the sandbox binds can be imported: the reference passes every step; stubs
+    that call the grader's figures pass where those can be imported (the grader's install), and earn nothing there."""
+    case = ComparisonCase()
+    for step in ComparisonChecks.STEPS:
+        (tmp_path / step).mkdir()
+        inputs = case.inputs(step, True) | placed(case.files(step, True), str(tmp_path / step))
+        (tmp_path / step / "inputs.npz").write_bytes(arrays_to_bytes(inputs))
+    definitions = f"{inspect.getsource(judges)}\nSTUBS = {STUBS!r}"
+    done = subprocess.run([sys.executable, "-c", GRADING_KERNEL, json.dumps(list(KERNEL_SIDE)), str(tmp_path),
+                           str(Path(__file__).parent), definitions], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-3000:]
+    for step in ComparisonChecks.STEPS:
+        observation = from_bytes((tmp_path / step / "reference.npz").read_bytes())
+        verdict = case.judge(step, case.inputs(step, True), observation, hidden=True)
+        assert verdict.ok, (step, [f.line() for f in verdict.failures])
+    for step, objects in STUBS.items():
+        stubs = tuple(eval(o) for o in objects)
+        assert check.verdict(step, *stubs, hidden=True).ok, f"control: the stubs of {step} pass where the grader's figures can be imported"
+        verdict = case.judge(step, case.inputs(step, True), from_bytes((tmp_path / step / "stubs.npz").read_bytes()), hidden=True)
+        module = objects[-1].split("'")[1]  # judges('<module>', ...)
+        assert not verdict.ok and f"No module named {module!r}" in verdict.failures[0].line(), (step, verdict.failures[0].line())
+
+
+def test_the_models_handed_out_are_the_graders_files(check):
+    """numpy_to_torch and numpy_to_keras fill models the grader saved, holding weights of its own (not built here)."""
+    held = {}
+
+    def numpy_to_torch(weights, module):
+        held.setdefault("torch", own.torch_to_numpy(module))
+        return own.numpy_to_torch(weights, module)
+
+    def numpy_to_keras(weights, model):
+        held.setdefault("keras", own.keras_to_numpy(model))
+        return own.numpy_to_keras(weights, model)
+
+    check.hidden("weights_to_torch", numpy_to_torch, own.torch_to_numpy)
+    check.hidden("weights_to_keras", numpy_to_keras, own.keras_to_numpy)
+    before = comparison_judge.random_weights(6, 5, 3, seed=comparison_judge.FILLED_SEED)
+    for framework in ("torch", "keras"):
+        for name, array in before.items():
+            np.testing.assert_array_equal(held[framework][name], array, err_msg=f"{framework} {name}")
 
 
 # The notebook API -------------------------------------------------------------------------------
@@ -486,3 +585,44 @@ def test_dynamic_bag_mistakes(check):
         return torch.as_tensor(own.dynamic_bag(weights, sequences))
 
     fails(check, "dynamic_bag", own.torch_bag, returns_tensor, match=".detach().cpu().numpy()", public=True)
+
+
+# The students' install ----------------------------------------------------------------------------
+def test_the_students_install_reads_the_inputs_and_answers_its_wheel_carries(check, tmp_path, monkeypatch, capsys):
+    """Without `graders.comparison_inputs` (left out of the students' wheel), the judge reads the public inputs and answers
+    that `comparison_inputs.package` wrote when the wheel was built: the self-checks print the same ✓ and ✗ lines."""
+
+    def inverted(sequences, pad_id=0, max_len=None):
+        ids, mask = own.pad_batch(sequences, pad_id, max_len)
+        return ids, 1.0 - mask
+
+    def plain_mean(embedded, mask):
+        return tf.reduce_mean(embedded, axis=1)
+
+    calls = [(step, objects) for step, objects in REFERENCE.items()] + [
+        ("weights_to_torch", (to_torch(transpose=False), own.torch_to_numpy)),
+        ("weights_to_keras", (lambda weights, model: model, own.keras_to_numpy)),
+        ("same_logits", (tf1_variant(relu=False), own.logits_in_three_frameworks)),
+        ("pad_batch", (inverted,)),
+        ("static_bag", (plain_mean, own.static_bag)),
+        ("dynamic_bag", (own.torch_bag, lambda weights, sequences: 2 * own.dynamic_bag(weights, sequences))),
+    ]
+
+    def printed():
+        for step, objects in calls:
+            check.public(step, *objects)
+            yield capsys.readouterr()
+
+    staff = list(printed())
+    assert [out.startswith("✓") for out, _ in staff] == [True] * len(REFERENCE) + [False] * (len(calls) - len(REFERENCE))
+    assert all(err.startswith("✗") for _, err in staff[len(REFERENCE):]), staff
+    comparison_inputs.package(tmp_path)
+    monkeypatch.setitem(sys.modules, "graders.comparison_inputs", None)
+    monkeypatch.setattr(comparison_judge, "PACKAGED_INPUTS", tmp_path)
+    assert list(printed()) == staff
+    with pytest.raises(CheckFailed, match="the hidden checks run when the notebook is graded"):
+        check.hidden("pad_batch", own.pad_batch)
+    # the control: without what the wheel carries, nothing computes them
+    monkeypatch.setattr(comparison_judge, "PACKAGED_INPUTS", tmp_path / "nothing")
+    check.public("pad_batch", own.pad_batch)
+    assert capsys.readouterr().err.startswith("✗ the checks of pad_batch are not in this install.")

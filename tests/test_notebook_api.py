@@ -355,11 +355,9 @@ def test_learning_rate_far_too_high(fw, capsys):
     capsys.readouterr()
     message = fails(check, "make_loss_and_optimizer", learning_rate_ten(ref), capsys, hidden=True)
     assert message.startswith("step 4 (make_loss_and_optimizer): ")
-    assert (
-        "test accuracy after 108 steps with your loss and optimizer — expected at least 0.90" in message
-        or "finite" in message
-    )
-    assert "Look at: the optimizer (Adam, at the learning_rate argument)" in message
+    # one step with the grader's gradients, at ten times the learning rate, raises the loss on the batch
+    assert "the grader's loss on the batch after one step of your optimizer — expected below 2.3917, its value before the step, found " in message
+    assert "Look at: a step against the gradient, of a sensible size: the optimizer (Adam, at the learning_rate argument)" in message
 
 
 def test_accuracy_off_by_one(fw, capsys):
@@ -419,7 +417,8 @@ def test_torch_train_keeping_tensors(capsys):
 def test_report_hard_coded_and_stale(fw, capsys):
     framework, check, ref = fw
     message = fails(check, "report", hard_coded_report(ref), capsys)
-    assert "✗ step 7 (report): train_accuracy — expected 0.9" in message and "found 1.0000" in message
+    # the report check's model predicts the lower half of the classes only: about one half right
+    assert "✗ step 7 (report): train_accuracy — expected 0.5031 (the grader's own evaluation)" in message and "found 1.0000" in message
     message = fails(check, "report", report_of_first_splits(ref), capsys, hidden=True)
     assert message.startswith("step 7 (report): with other splits: train_accuracy — expected")
 
@@ -840,9 +839,6 @@ def test_steps_that_pass_alone_but_clash_are_named(capsys, monkeypatch):
         "inputs, but together they fail here: step 2 (load_and_preprocess) and step 6 (train) clash (with the course's "
         "load_and_preprocess in place of yours, your train runs). Look at what your load_and_preprocess hands your train.\n"
     )
-    assert "solutions" not in sys.modules or not any(  # the course's steps swapped in are built from data
-        "solutions" in getattr(f, "__module__", "") for f in graders.probe.course_steps(check.adapter).values()
-    )
 
 
 def test_plot_losses(capsys):
@@ -880,7 +876,10 @@ def test_results_of_a_trained_model(framework, capsys):
     capsys.readouterr()
     assert check.results_pass(model) is True
     out, err = capsys.readouterr()
-    assert err == "" and re.match(r"[✓~] results: held-out accuracy 0\.[89]\d+ on 180 images; reference 0\.9", out)
+    assert err == "" and re.match(
+        r"[✓~] results: test accuracy 0\.[89]\d+ on 360 test images; reference 0\.9\d+: full points from 0\.9\d+, partial "
+        r"credit down to 0\.50 \(the grade: the same scale on 180 held-out images that this check does not see\)\n$", out
+    )
     earned = check.score_results(model, points=3)
     assert type(earned) is float and 1.0 <= earned <= 3.0
     assert f"earns {earned:g} of 3 points" in capsys.readouterr().out
@@ -911,7 +910,8 @@ def test_results_without_a_model(capsys):
 
 def test_stored_reference_figures_are_reproduced():
     """graders/references.json holds what the reference pipeline gives now (re-run write_references if not)."""
-    from course.data import load_dataset, load_holdout
+    from course.data import load_dataset
+    from graders.holdout import load_holdout
 
     stored = references.load_references()["digits"]
     assert stored["versions"]["torch"] and stored["sizes"]["holdout"] == 180

@@ -33,7 +33,8 @@ def count(batches) -> int:
 @pytest.mark.parametrize("framework", ALL)
 def test_download_is_step_one_everywhere(framework, digits):
     raw = load_framework(framework).download("digits")
-    for got, expected in zip(raw, digits):
+    assert len(raw) == len(digits) == 4
+    for got, expected in zip(raw, digits, strict=True):
         np.testing.assert_array_equal(got, expected)
 
 

@@ -81,11 +81,11 @@ def test_an_observation_travels_without_pickle():
     with zipfile.ZipFile(bomb, "w", zipfile.ZIP_DEFLATED) as archive:
         archive.writestr("__observation__.npy", b"\0" * (MAX_BYTES + 1))
     assert len(bomb.getvalue()) < 2 << 20
-    with pytest.raises(ObservationError, match="unpacks to 256 MiB, more than 256 MiB"):
+    with pytest.raises(ObservationError, match=f"unpacks to {MAX_BYTES >> 20} MiB, more than {MAX_BYTES >> 20} MiB"):
         from_bytes(bomb.getvalue())
     buffer = io.BytesIO()  # an object array, which only pickle could load
     np.savez(buffer, __observation__=np.array('{"arrays": ["x"]}'), a0=np.array([object()], dtype=object))
-    with pytest.raises(ObservationError, match="Object arrays cannot be loaded when allow_pickle=False"):
+    with pytest.raises(ObservationError, match="holds \\|O, not numbers or text"):
         from_bytes(buffer.getvalue())
 
 

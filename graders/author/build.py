@@ -19,10 +19,15 @@ setup       code      no        no     yes     copied as is
 given       code      no        no     yes     referenced source, verbatim
 solution    code      yes       no     no      referenced source, bodies wrapped in
                                                ### BEGIN/END SOLUTION
-tests       code      no        yes    yes     needs points; may hide tests
+tests       code      no        yes    yes     needs points; may hide tests; with
+                                               step="...", written by the build
 answer      markdown  yes       yes    no      needs points and BEGIN/END SOLUTION
 free        code      --        --     --      no nbgrader metadata: scratch cell
 ==========  ========  ========  =====  ======  ====================================
+
+A ``step="..."`` test cell has an empty body: the build writes it from one template
+(`step_tests`), the public self-check and the hidden ``grade(kind, dataset, step, *objects)``
+call, with the kind and dataset of the setup's ``check = StepChecks(...)`` (`Checks.find`).
 """
 
 from __future__ import annotations
@@ -57,7 +62,7 @@ ALLOWED_KEYS = {
     "setup": {"id"},
     "given": {"id", "reference"},
     "solution": {"id", "reference"},
-    "tests": {"id", "points"},
+    "tests": {"id", "points", "step"},
     "answer": {"id", "points"},
     "free": {"id"},
 }
@@ -177,7 +182,8 @@ class Reference:
 
 
 def parse_exercise(path: Path) -> list[ExerciseCell]:
-    """Read an exercise file into cells and check each cell's kind and metadata."""
+    """Read an exercise file into cells and check each cell's kind and metadata; a ``step=`` test
+    cell gets the source `step_tests` writes."""
     import jupytext
 
     path = Path(path)
@@ -195,6 +201,11 @@ def parse_exercise(path: Path) -> list[ExerciseCell]:
         cell = ExerciseCell(path, index, lines[index - 1], raw.cell_type, shown, _trim(raw.source), metadata)
         _check_cell(cell, kind)
         cells.append(cell)
+    templated = [cell for cell in cells if "step" in cell.metadata]
+    if templated:
+        checks = Checks.find(cells, templated[0])
+        for cell in templated:
+            cell.source = step_tests(checks, cell)
     return cells
 
 
@@ -245,6 +256,9 @@ def _check_cell(cell: ExerciseCell, kind) -> None:
             raise cell.error(f'course="{kind}" cells need points=N (N > 0)')
         if isinstance(points, bool) or not isinstance(points, (int, float)) or not points > 0:
             raise cell.error(f"points must be a number > 0, not {points!r}")
+    if kind == "tests" and "step" in meta and cell.source.strip():
+        first = cell.source.strip().splitlines()[0]
+        raise cell.error(f'the body of a course="tests" cell with step= must be empty (the build writes its checks); found {first!r}')
     if kind in ("solution", "given"):
         if "reference" not in meta:
             raise cell.error(f'course="{kind}" cells need reference="module:name1,name2"')
@@ -291,6 +305,88 @@ def _check_balanced(cell: ExerciseCell, source: str, words: tuple[str, str], req
         raise cell.error(f"{begin} without {end}")
     if required and not seen:
         raise cell.error(f"an answer cell needs ### {begin} / ### {end} around the model answer")
+
+
+# --------------------------------------------------------------------------------------------
+# Test cells of graded steps (step="...")
+
+CHECKS_CLASSES = ("StepChecks", "ComparisonChecks")
+GRADE_IMPORT = "from graders.notebook import grade  # at grading, the grader decides this call outside the kernel"
+
+
+@dataclass(frozen=True)
+class Checks:
+    """The exercise's checks: the first two arguments of its hidden ``grade`` calls."""
+
+    kind: str  # "tf1" | "tf2" | "torch" | "comparison"
+    dataset: str | None
+
+    @classmethod
+    def find(cls, cells: list[ExerciseCell], needed_by: ExerciseCell) -> Checks:
+        """From the setup cells' ``check = StepChecks("torch", DATASET)`` (a name stands for the string
+        assigned to it above) or ``check = ComparisonChecks()``; `needed_by` names the cell when none."""
+        constants = {}
+        for cell in cells:
+            if cell.kind != "setup":
+                continue
+            try:
+                body = ast.parse(cell.source).body
+            except SyntaxError:
+                continue  # the kernel will say so; a setup cell need not be plain Python for the build
+            for node in body:
+                if not (isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name)):
+                    continue
+                name, value = node.targets[0].id, node.value
+                if isinstance(value, ast.Constant) and isinstance(value.value, str):
+                    constants[name] = value.value
+                elif name == "check" and isinstance(value, ast.Call) and getattr(value.func, "id", None) in CHECKS_CLASSES:
+                    return cls._made_by(value, constants, cell)
+        raise needed_by.error(
+            'a tests cell with step= needs a setup cell that makes the checks: check = StepChecks("<framework>", '
+            "DATASET) or check = ComparisonChecks()"
+        )
+
+    @classmethod
+    def _made_by(cls, call: ast.Call, constants: dict, cell: ExerciseCell) -> Checks:
+        from graders.frameworks import FRAMEWORKS
+        from course.pipeline import HYPERPARAMETERS
+
+        if call.func.id == "ComparisonChecks":
+            return cls("comparison", None)
+        shown = ast.unparse(call)
+        values = [constants.get(a.id) if isinstance(a, ast.Name) else getattr(a, "value", None) for a in call.args]
+        if len(values) != 2 or call.keywords:
+            raise cell.error(f"check = {shown}: write StepChecks(framework, dataset), both strings or names of strings")
+        framework, dataset = values
+        if framework not in FRAMEWORKS:
+            raise cell.error(f"check = {shown}: the framework is {framework!r}, expected one of {', '.join(FRAMEWORKS)}")
+        if dataset not in HYPERPARAMETERS:
+            raise cell.error(f"check = {shown}: the dataset is {dataset!r}, expected one of {', '.join(HYPERPARAMETERS)}")
+        return cls(framework, dataset)
+
+    def objects(self) -> dict[str, tuple[str, ...]]:
+        """Each step these checks have -> the notebook objects its checks take, in order."""
+        if self.kind == "comparison":
+            from graders.comparison_contract import OBJECTS
+
+            return dict(OBJECTS)
+        from graders.checks import STEPS
+
+        return {step: ("model",) if step == "results" else (step,) for step in STEPS}
+
+
+def step_tests(checks: Checks, cell: ExerciseCell) -> str:
+    """The source of `cell` (``step="..."``): the public self-check, then, hidden, the ``grade`` call
+    that the grader decides; the results cell's call carries the cell's points."""
+    step, steps = cell.metadata["step"], checks.objects()
+    if not isinstance(step, str) or step not in steps:
+        raise cell.error(f"unknown step {step!r} for the {checks.kind} checks (one of {', '.join(steps)})")
+    objects = ", ".join(steps[step])
+    public = f"check.public_results({objects})" if step == "results" else f'check.public("{step}", {objects})'
+    dataset = "None" if checks.dataset is None else f'"{checks.dataset}"'
+    points = f", points={cell.metadata['points']}" if step == "results" else ""
+    hidden = f'grade("{checks.kind}", {dataset}, "{step}", {objects}{points})'
+    return "\n".join((public, "### BEGIN HIDDEN TESTS", GRADE_IMPORT, hidden, "### END HIDDEN TESTS"))
 
 
 # --------------------------------------------------------------------------------------------

@@ -2,9 +2,10 @@
 
 `compute_references(dataset)` runs each framework's reference pipeline with the dataset's
 hyperparameters (`solutions.pipeline.run`) and evaluates the trained model on the held-out
-images (`course.data.load_holdout`). The results cell of a notebook is scored against the
+images (`graders.holdout.load_holdout`). The results cell of a notebook is scored against the
 stored held-out accuracy; nothing is re-trained per submission. `write_references(datasets)`
-refreshes the file (the build calls it when `stale_datasets()` names a dataset).
+refreshes the file (the build calls it when `stale_datasets()` names a dataset, among them one
+whose held-out images were made another way: `graders.holdout.recipe`).
 """
 
 from __future__ import annotations
@@ -16,7 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
-from graders.references import REFERENCES_PATH, load_references, preprocess
+from graders.inputs import preprocess
+from graders.references import REFERENCES_PATH, load_references
 
 VERSIONED = ("tensorflow", "torch", "numpy", "scikit-learn")
 
@@ -64,8 +66,9 @@ def compute_references(dataset: str = "digits", frameworks=("tf1", "tf2", "torch
     """The figures of every framework's reference run on `dataset` (trains each once)."""
     from dataclasses import asdict
 
-    from course.data import load_dataset, load_holdout
+    from course.data import load_dataset
     from course.pipeline import HYPERPARAMETERS
+    from graders.holdout import load_holdout, recipe
 
     raw, holdout, hp = load_dataset(dataset), load_holdout(dataset), HYPERPARAMETERS[dataset]
     return {
@@ -73,6 +76,7 @@ def compute_references(dataset: str = "digits", frameworks=("tf1", "tf2", "torch
         "seed": hp.seed,
         "hyperparameters": asdict(hp),
         "sizes": {"train": len(raw.x_train), "test": len(raw.x_test), "holdout": len(holdout[0])},
+        "holdout": recipe(),
         "versions": versions(),
         "frameworks": {framework: reference_run(framework, raw, hp, holdout) for framework in frameworks},
     }
@@ -89,10 +93,11 @@ def write_references(datasets=("digits",), path: str | Path = REFERENCES_PATH) -
 
 
 def stale_datasets(datasets=("digits",), path: str | Path = REFERENCES_PATH) -> list[str]:
-    """The datasets whose stored figures are missing or were made with other libraries or hyperparameters."""
+    """The datasets whose stored figures are missing or were made with other libraries, hyperparameters or held-out images."""
     from dataclasses import asdict
 
     from course.pipeline import HYPERPARAMETERS
+    from graders.holdout import recipe
 
     stored = load_references(path)
     return [
@@ -101,6 +106,7 @@ def stale_datasets(datasets=("digits",), path: str | Path = REFERENCES_PATH) -> 
         if dataset not in stored
         or stored[dataset]["versions"] != versions()
         or stored[dataset]["hyperparameters"] != asdict(HYPERPARAMETERS[dataset])
+        or stored[dataset].get("holdout") != recipe()
     ]
 
 

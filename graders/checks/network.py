@@ -31,16 +31,6 @@ def initial_weights(input_dim: int, hidden_units: int, num_classes: int, seed: i
     }
 
 
-def fitted_weights(x: np.ndarray, y: np.ndarray, hidden_units: int, num_classes: int, seed: int = 0) -> dict[str, np.ndarray]:
-    """A trained-looking model in one step: random hidden layer, last layer fitted by ridge regression on one-hot labels."""
-    weights = initial_weights(x.shape[1], hidden_units, num_classes, seed)
-    hidden = np.maximum(x @ weights["hidden/kernel"], 0.0)
-    targets = np.eye(num_classes, dtype=np.float32)[y]
-    gram = hidden.T @ hidden + np.eye(hidden_units, dtype=np.float32)
-    weights["logits/kernel"] = (np.linalg.solve(gram, hidden.T @ targets) * 10.0).astype(np.float32)
-    return weights
-
-
 def forward(weights: dict[str, np.ndarray], x: np.ndarray) -> np.ndarray:
     """Logits (B, C) of the contract model with these weights, computed in float64."""
     w = {name: np.asarray(array, np.float64) for name, array in weights.items()}
@@ -88,6 +78,26 @@ def check_loss_gradient(found, logits: np.ndarray, y: np.ndarray, hint: str) -> 
             hint,
         )
     return "gradient as the cross-entropy's"
+
+
+def check_optimizer_step(before: dict, after: dict, gradients: dict, loss_before: float, loss_after: float, hint: str) -> str:
+    """Pass when one step of the optimizer with the grader's `gradients` changed every weight tensor against its gradient
+    and lowered the grader's loss on the batch."""
+    still = [name for name in WEIGHT_NAMES if np.array_equal(after[name], before[name])]
+    if still:
+        raise CheckFailed(
+            "the weights after one step of your optimizer", "every weight tensor of the model updated",
+            f"{', '.join(still)} unchanged", "the optimizer must hold every parameter of the model it is given: " + hint,
+        )
+    slope = sum(float(np.sum((after[n].astype(np.float64) - before[n]) * gradients[n])) for n in WEIGHT_NAMES)
+    if not (np.isfinite(loss_after) and slope < 0 and loss_after < loss_before):
+        raise CheckFailed(
+            "the grader's loss on the batch after one step of your optimizer",
+            f"below {loss_before:.4f}, its value before the step",
+            f"{loss_after:.4f}",
+            "a step against the gradient, of a sensible size: " + hint,
+        )
+    return f"one step lowers the loss {loss_before:.4f} -> {loss_after:.4f}"
 
 
 def check_trained(before: float, after: float, hint: str) -> str:

@@ -159,22 +159,16 @@ class GraphModel(NamedTuple):
 WEIGHTS = ("hidden/kernel", "hidden/bias", "logits/kernel", "logits/bias")
 
 
-def contract_model(weights: dict) -> GraphModel:
-    """Placeholders -> ReLU hidden -> logits in a new graph, variables `hidden/kernel` ... initialised to `weights`."""
+def load_model(prefix: str) -> GraphModel:
+    """The contract model the grader saved (`graders.author.model_files`): its MetaGraphDef imported into a new graph,
+    its checkpoint restored in a new Session."""
     graph = tf.Graph()
     with graph.as_default():
-        inputs = v1.placeholder(tf.float32, (None, weights["hidden/kernel"].shape[0]), name="inputs")
-        labels = v1.placeholder(tf.int64, (None,), name="labels")
-        x = inputs
-        for layer, activation in (("hidden", tf.nn.relu), ("logits", None)):
-            with v1.variable_scope(layer):
-                kernel = v1.get_variable("kernel", initializer=tf.constant(weights[f"{layer}/kernel"]))
-                bias = v1.get_variable("bias", initializer=tf.constant(weights[f"{layer}/bias"]))
-            x = tf.matmul(x, kernel) + bias
-            x = activation(x) if activation else x
+        saver = v1.train.import_meta_graph(prefix + ".meta")
         session = v1.Session(graph=graph, config=tensorflow_session_config())
-        session.run(v1.global_variables_initializer())
-    return GraphModel(graph, inputs, labels, x, session)
+        saver.restore(session, prefix)
+        tensor = graph.get_tensor_by_name
+    return GraphModel(graph, tensor("inputs:0"), tensor("labels:0"), tensor("logits_output:0"), session)
 
 
 def weights_of(model) -> dict:
@@ -210,12 +204,6 @@ def course_training(model, learning_rate: float):
         return loss, v1.train.AdamOptimizer(learning_rate).minimize(loss)
 
 
-def course_accuracy(logits, labels):
-    with logits.graph.as_default():
-        correct = tf.equal(tf.argmax(logits, axis=1), tf.cast(labels, tf.int64))
-        return tf.reduce_mean(tf.cast(correct, tf.float32))
-
-
 def loss_gradient(loss, model, logits, y) -> np.ndarray:
     """d loss / d model.logits, with `logits` fed in place of the model's."""
     with model.graph.as_default():
@@ -230,12 +218,64 @@ def loss_gradient(loss, model, logits, y) -> np.ndarray:
     return model.session.run(gradient, {model.inputs: x, model.labels: y, model.logits: np.asarray(logits, np.float32)})
 
 
-def course_train(model, loss, train_op, batches, epochs: int) -> list[float]:
-    """The course's training loop, with the given loss and train op: the losses of its steps."""
+GRADIENT_INPUTS = ("grad", "delta")  # what the apply ops of v1.train optimizers call their gradient
+RATE_INPUTS = ("lr", "alpha")
+
+
+def _apply_ops(train_op) -> list:
+    """The ops that `train_op` runs which apply a gradient to a variable (ApplyAdam, ResourceApplyGradientDescent, ...)."""
+    found, seen, pending = [], set(), [train_op.op if isinstance(train_op, tf.Tensor) else train_op]
+    while pending:
+        op = pending.pop()
+        if op.name in seen:
+            continue
+        seen.add(op.name)
+        names = [argument.name for argument in op.op_def.input_arg]
+        if "Apply" in op.type and any(name in names for name in GRADIENT_INPUTS):
+            found.append(op)
+        pending += list(op.control_inputs) + [tensor.op for tensor in op.inputs]
+    return found
+
+
+def _input(op, names: tuple[str, ...]):
+    arguments = [argument.name for argument in op.op_def.input_arg]
+    return next((op.inputs[arguments.index(name)] for name in names if name in arguments), None)
+
+
+def optimizer_facts(train_op) -> dict:
+    """What the train op applies: the optimizer (from its apply ops' type), its learning rate, how many variables."""
+    ops = _apply_ops(train_op)
+    kinds = sorted({op.type.replace("Resource", "").replace("Apply", "") for op in ops})
+    rate = _input(ops[0], RATE_INPUTS) if ops else None
+    session = v1.Session(graph=train_op.graph, config=tensorflow_session_config())
+    try:
+        value = float(session.run(rate)) if rate is not None else None
+    except Exception:  # the rate depends on something not fed: not one number
+        value = None
+    finally:
+        session.close()
+    return {"type": "/".join(kinds) or "none", "learning_rate": value, "parameters": len(ops)}
+
+
+def apply_gradients(train_op, model, gradients: dict, x, y) -> None:
+    """One step of the train op that the grader drives: its apply ops fed the gradients the grader computed (when
+    they update the contract's variables), with the batch `x`, `y` fed as well."""
     initialize_missing(model)
-    history = []
-    for _ in range(epochs):
-        for x, y in batches:
-            _, value = model.session.run([train_op, loss], {model.inputs: x, model.labels: y})
-            history.append(float(value))
-    return history
+    feed = {model.inputs: x, model.labels: y}
+    for op in _apply_ops(train_op):
+        name, gradient = op.inputs[0].op.name, _input(op, GRADIENT_INPUTS)
+        if name in gradients and gradient is not None:
+            feed[gradient] = np.asarray(gradients[name], np.float32)
+    model.session.run(train_op, feed)
+
+
+def metric_function(compute):
+    """`compute(logits, labels)` on NumPy arrays, as an accuracy function of the contract: tensors in the model's graph
+    in, a scalar float32 tensor out (run when the graph runs)."""
+
+    def accuracy(logits, labels):
+        with logits.graph.as_default():
+            value = v1.py_func(lambda z, t: np.float32(compute(z, t)), [logits, labels], tf.float32, stateful=False)
+            return tf.reshape(value, ())
+
+    return accuracy

@@ -151,15 +151,10 @@ def probe_loss(loss):
     return LossProbe(loss)
 
 
-# The contract's objects, built from data (graders.checks.network's canonical weights) -----------
-def contract_model(weights: dict):
-    """(B, D) -> ReLU hidden -> logits as a Keras Sequential of Dense layers `hidden`, `logits` holding `weights`."""
-    (d, h), c = weights["hidden/kernel"].shape, weights["logits/kernel"].shape[1]
-    model = tf.keras.Sequential(
-        [tf.keras.Input(shape=(d,)), tf.keras.layers.Dense(h, activation="relu", name="hidden"), tf.keras.layers.Dense(c, name="logits")]
-    )
-    model.set_weights([weights[name] for name in ("hidden/kernel", "hidden/bias", "logits/kernel", "logits/bias")])
-    return model
+# The contract's objects: loaded from the grader's files, or converted from arrays --------------------------
+def load_model(path: str):
+    """The contract model the grader saved (`graders.author.model_files`: a Sequential of Dense `hidden`, `logits`)."""
+    return tf.keras.models.load_model(path, compile=False)
 
 
 def _variables(model) -> list:
@@ -187,11 +182,6 @@ def course_training(model, learning_rate: float):
     return tf.keras.losses.SparseCategoricalCrossentropy(from_logits=True), optimizer
 
 
-def course_accuracy(logits, labels):
-    correct = tf.equal(tf.argmax(logits, axis=1), tf.cast(labels, tf.int64))
-    return tf.reduce_mean(tf.cast(correct, tf.float32))
-
-
 def loss_gradient(loss, model, logits, y) -> np.ndarray:
     """d loss(labels, logits) / d logits."""
     z = tf.Variable(np.asarray(logits, np.float32))
@@ -206,13 +196,24 @@ def loss_gradient(loss, model, logits, y) -> np.ndarray:
     return to_numpy(gradient)
 
 
-def course_train(model, loss, optimizer, batches, epochs: int) -> list[float]:
-    """The course's training loop, with the given loss and optimizer: the losses of its steps."""
-    history = []
-    for _ in range(epochs):
-        for x, y in batches:
-            with tf.GradientTape() as tape:
-                value = loss(y, model(x, training=True))
-            optimizer.apply_gradients(zip(tape.gradient(value, model.trainable_variables), model.trainable_variables))
-            history.append(float(value))
-    return history
+def optimizer_facts(optimizer) -> dict:
+    """What the optimizer is: its class, its learning rate and how many variables it has built slots for."""
+    rate = getattr(optimizer, "learning_rate", None)
+    try:
+        rate = float(to_numpy(rate)) if rate is not None else None
+    except (TypeError, ValueError):  # a schedule: not one number
+        rate = None
+    return {"type": type(optimizer).__name__, "learning_rate": rate,
+            "parameters": len(getattr(optimizer, "_trainable_variables", None) or [])}
+
+
+def apply_gradients(optimizer, model, gradients: dict, x, y) -> None:
+    """One optimizer step that the grader drives: the gradients it computed (canonical names) applied."""
+    names = ("hidden/kernel", "hidden/bias", "logits/kernel", "logits/bias")
+    given = [tf.constant(np.asarray(gradients[name], np.float32)) for name in names]
+    optimizer.apply_gradients(zip(given, _variables(model)))
+
+
+def metric_function(compute):
+    """`compute(logits, labels)` on NumPy arrays, as an accuracy function of the contract: tensors in, a scalar tensor out."""
+    return lambda logits, labels: tf.constant(compute(to_numpy(logits), to_numpy(labels)), dtype=tf.float32)

@@ -33,10 +33,6 @@ from graders.report import ANSI
 from graders.review.losses import LossCurve, read_history
 
 RESULTS = re.compile(r"held-out accuracy (?P<accuracy>[\d.]+|nan) \(reference (?P<reference>[\d.]+)\) earns")
-RESULTS_SELF_CHECK = re.compile(
-    r"held-out accuracy (?P<accuracy>[\d.]+|nan) on \d+ images; reference (?P<reference>[\d.]+): full points from "
-    r"(?P<full>[\d.]+), partial credit down to (?P<floor>[\d.]+)"
-)
 CHECKS_READY = re.compile(r"framework (?P<framework>\w+), device \S+, dataset (?P<dataset>\w+)")
 CHECK_FAILED = CheckFailed.__name__  # the grader's own exception: its message is the failed checks' lines
 
@@ -79,7 +75,6 @@ class Submission:
     pipeline: list[str] = field(default_factory=list)  # ✗ lines of the cells that are not graded (the whole pipeline)
     accuracy: float | None = None  # held-out accuracy of the trained model (results cell)
     reference_accuracy: float | None = None
-    scale: tuple[float, float] | None = None  # (full points from, none at or below) as the results cell said
     framework: str | None = None
     dataset: str | None = None
     limits: list[str] = field(default_factory=list)  # limits hit, kernel deaths, cells stopped
@@ -368,11 +363,6 @@ def _read_results_line(submission: Submission, text: str) -> None:
         if match := RESULTS.search(line):
             submission.accuracy = float(match["accuracy"])
             submission.reference_accuracy = float(match["reference"])
-        elif match := RESULTS_SELF_CHECK.search(line):
-            if submission.accuracy is None:
-                submission.accuracy = float(match["accuracy"])
-            submission.reference_accuracy = float(match["reference"])
-            submission.scale = (float(match["full"]), float(match["floor"]))
         elif match := CHECKS_READY.search(line):
             submission.framework, submission.dataset = match["framework"], match["dataset"]
 

@@ -127,8 +127,7 @@ class ResultsScale:
 
 def results_scale(graded: GradedClass) -> ResultsScale:
     """The reference's held-out accuracy (graders/references.json, for the framework and dataset the notebooks name;
-    else the notebooks' results lines) and the results scale as the results cells stated it (else the defaults of
-    `graders.checks.accuracy.points_for`)."""
+    else the notebooks' results lines) and the results scale of `graders.checks.accuracy.points_for`."""
     import inspect
 
     from graders.checks.accuracy import points_for
@@ -138,7 +137,6 @@ def results_scale(graded: GradedClass) -> ResultsScale:
     floor, margin = float(defaults["floor"].default), float(defaults["margin"].default)
     submissions = list(graded.submissions.values())
     named = [(s.framework, s.dataset) for s in submissions if s.framework and s.dataset]
-    stated = [s.scale for s in submissions if s.scale]
     reference, source = None, "no reference figure: no results cell was read"
     if named:
         framework, dataset = max(set(named), key=named.count)
@@ -149,10 +147,7 @@ def results_scale(graded: GradedClass) -> ResultsScale:
             pass
     if reference is None and (said := [s.reference_accuracy for s in submissions if s.reference_accuracy is not None]):
         reference, source = float(np.median(said)), "the results cells of the autograded notebooks"
-    if stated:
-        full, floor = max(set(stated), key=stated.count)
-    else:
-        full = None if reference is None else reference - margin
+    full = None if reference is None else reference - margin
     return ResultsScale(reference, full, floor, source)
 
 

@@ -6,7 +6,9 @@ when GPUs are visible) or on a Dask cluster (``scheduler="tcp://host:8786"``: th
 share no disk with the coordinator, jobs carry the submission in and the executed notebooks
 out), and writes each result into the gradebook as it arrives (`Recorder.record`). A broken or
 hostile submission costs its own points only: it cannot reach the gradebook or another
-student's files, and whatever limit it hits is reported in its `Outcome`.
+student's files, and whatever limit it hits is reported in its `Outcome`. Preparing, running and
+recording are each done per student: a submission that fails any of them is named in its own
+`Outcome`, and its classmates are graded as if it were not there.
 """
 
 from __future__ import annotations
@@ -135,9 +137,10 @@ def autograde(
     gpus = gpu_ids()
     jobs = jobs or default_jobs(len(gpus))
     threads = None if scheduler else max(1, (os.cpu_count() or 1) // jobs)
-    outcomes = []
-    problems = {student: recorder.problems(assignment, student) for student in students}  # reading writes nothing
-    prepared = [recorder.prepare(assignment, student) for student in students if not problems[student]]
+    outcomes, problems, prepared = [], {}, []
+    for student in students:  # reading writes nothing
+        problems[student], job = _prepare(recorder, assignment, student)
+        prepared += [job] if job is not None else []
     reference = [canary.reference_job(recorder, assignment)] if students else []
 
     def done(outcome: Outcome) -> None:
@@ -169,8 +172,7 @@ def autograde(
             progress(None, len(students))
         for student, found in problems.items():
             if found:
-                recorder.score_zero(assignment, student)
-                done(Outcome(student, False, "; ".join(found) + " Scored 0.", 0.0))
+                done(_score_zero(recorder, assignment, student, found))
         for future in as_completed(futures):
             done(_record(recorder, assignment, futures[future], future))
     return sorted(outcomes, key=lambda o: o.student)
@@ -203,21 +205,47 @@ def warm_kernels(recorder: Recorder, assignment: str, prepared: list[GradingJob]
         yield kernels
 
 
+def _error(error: BaseException) -> str:
+    """An exception in one line: its type and the first line of its message."""
+    first = str(error).strip().splitlines()[0] if str(error).strip() else ""
+    return f"{type(error).__name__}: {first}" if first else type(error).__name__
+
+
+def _prepare(recorder: Recorder, assignment: str, student: str) -> tuple[list[str], GradingJob | None]:
+    """Why the submission cannot be graded (`Recorder.problems`, or why nbgrader cannot prepare it), or its job."""
+    try:
+        if found := recorder.problems(assignment, student):
+            return found, None
+        return [], recorder.prepare(assignment, student)
+    except Exception as error:  # whatever the submission holds that nbgrader's sanitizing refuses
+        return [f"nbgrader cannot prepare it ({_error(error)})"], None
+
+
+def _score_zero(recorder: Recorder, assignment: str, student: str, found: list[str]) -> Outcome:
+    try:
+        recorder.score_zero(assignment, student)
+    except Exception as error:
+        return Outcome(student, False, "; ".join(found) + f"; scoring 0 failed ({_error(error)})", 0.0)
+    return Outcome(student, False, "; ".join(found) + " Scored 0.", 0.0)
+
+
 def _record(recorder: Recorder, assignment: str, student: str, future) -> Outcome:
     try:
         result = future.result()
     except Exception as error:  # the job could not run: the sandbox refused, its worker died for good, ...
-        first = str(error).strip().splitlines()[0] if str(error).strip() else ""
-        return Outcome(student, False, f"grading job failed: {type(error).__name__}: {first}", 0.0)
-    seconds = result.seconds
-    executed = {name: nbformat.reads(text, as_version=4) for name, text in result.notebooks.items()}
-    said = notes(executed)  # before the record, whose preprocessors may change the outputs it shares
-    said = recorder.left_out(assignment, student) + said  # what of the submission was not read
-    written = recorder.record(assignment, student, executed)
+        return Outcome(student, False, f"grading job failed: {_error(error)}", 0.0)
+    try:
+        executed = {name: nbformat.reads(text, as_version=4) for name, text in result.notebooks.items()}
+        said = notes(executed)  # before the record, whose preprocessors may change the outputs it shares
+        said = recorder.left_out(assignment, student) + said  # what of the submission was not read
+        written = recorder.record(assignment, student, executed)
+    except Exception as error:  # the result or the submission could not be read back
+        return Outcome(student, False, f"recording failed: {_error(error)}", result.seconds)
     if not written["success"]:
         errors = [line for line in written.get("log", "").splitlines() if line.startswith("[ERROR]")]
-        return Outcome(student, False, (errors or ["nbgrader could not record the result"])[0], seconds)
-    return Outcome(student, True, "; ".join(["graded", *said]), seconds, result.timings)
+        return Outcome(student, False, (errors or ["nbgrader could not record the result"])[0], result.seconds)
+    said = written["notes"] + said  # what the sanitizing changed in its cells (GradebookCells)
+    return Outcome(student, True, "; ".join(["graded", *said]), result.seconds, result.timings)
 
 
 def scores(course_dir: str | Path, assignment: str) -> dict[str, dict[str, tuple[float, float]]]:

@@ -1,8 +1,8 @@
 """``python -m graders doctor``: can this machine grade the course, and with what?
 
-`diagnose(course)` looks at everything a grading run uses and returns one `Finding` each: the
-frameworks and the devices they see, the grading sandbox and the limits in force, the
-exchange, the gradebook, the grading kernel spec, where that kernel imports the course's packages
+`diagnose(course)` looks at everything a grading run uses and returns one `Finding` each: what an
+earlier grader that was killed left behind (removed: `sandbox.leftovers`), the frameworks and the
+devices they see, the grading sandbox and the limits in force, the exchange, the gradebook, the grading kernel spec, where that kernel imports the course's packages
 from, the GPUs that jobs are placed on, and, last, the canary of each assignment
 (`graders.runner.canary`): its reference answers graded in the grading kernel, as a batch does first.
 A finding is OK, WARN (grading runs, but read this) or MISSING (grading cannot run until its
@@ -12,6 +12,7 @@ fix is done). `report` renders them as lines.
 from __future__ import annotations
 
 import os
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -45,6 +46,7 @@ def diagnose(course: str | Path, assignments: list[str] | None = None) -> list[F
     gpus = gpu_ids()
     return [
         _course(course),
+        _leftovers(),
         _tensorflow(gpus),
         _torch(gpus),
         *_sandbox(config),
@@ -80,6 +82,26 @@ def _course(course: Path) -> Finding:
     if not (course / "nbgrader_config.py").is_file():
         return Finding("course", MISSING, f"{course} has no nbgrader_config.py", "pass the course directory with --root")
     return Finding("course", OK, str(course))
+
+
+def _leftovers() -> Finding:
+    """Remove what a grader that was killed left (`sandbox.leftovers`), and say what it was."""
+    removed, failed = [], []
+    for path in sandbox.leftovers():
+        try:
+            if path.name.startswith(sandbox.CGROUP_PREFIX):
+                path.rmdir()  # a cgroup's files go with its folder
+            else:
+                shutil.rmtree(path)
+            removed.append(str(path))
+        except OSError as error:
+            failed.append(f"{path} ({error.strerror})")
+    if failed:
+        found = f"could not remove what an earlier grader left: {', '.join(failed)}"
+        return Finding("leftovers", WARN, found, "remove them as root")
+    if removed:
+        return Finding("leftovers", WARN, f"removed what an earlier grader that was killed left: {', '.join(removed)}")
+    return Finding("leftovers", OK, "none: no cgroup or folder of an earlier grader")
 
 
 def _tensorflow(gpus: list[str]) -> Finding:
@@ -131,7 +153,8 @@ def _limits(config) -> Finding:
     return Finding(
         "limits", OK,
         f"a cell {Execute(config=config).timeout} s, a notebook {notebook}; memory {format_size(kernel.memory_limit)} "
-        f"(swap included), {kernel.process_limit} tasks, any file {format_size(kernel.file_size_limit)}",
+        f"(swap included), {kernel.process_limit} tasks, any file {format_size(kernel.file_size_limit)}, "
+        f"working folder and /tmp {format_size(kernel.disk_limit)}",
     )
 
 

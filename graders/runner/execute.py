@@ -8,8 +8,14 @@ an error output saying it did not run, so that no test cell passes without runni
     SubmissionLimitExceeded: memory limit (4 GiB) exceeded in cell train_tests
     SubmissionLimitExceeded: not run: memory limit (4 GiB) exceeded in cell train_tests
 
-It also caps the output it collects (`output_limit`): a submission that floods its output is
-stopped like one that exceeds memory, before the grader's own memory fills up.
+It also caps what the kernel sends (`output_limit`): every byte of every message counts, comm
+messages included, and a message over the cap is refused unread (`graders.runner.wire.MeteredClient`),
+so a submission that floods its output is stopped like one that exceeds memory, before the grader's
+own memory fills up. A message the grader cannot read (a status without its state, say) ends the
+kernel too, as the submission's failure:
+
+    KernelProtocolError: the kernel sent a message the grader cannot read (a 'status' message without
+    execution_state as str) in cell report
 
 `stopped_notes(notebook)` reads those lines back (and the cells stopped by the per-cell
 timeout) for the batch runner's report.
@@ -17,10 +23,12 @@ timeout) for the batch runner's report.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
+from nbclient.util import ensure_async, run_hook, run_sync
 from nbformat import NotebookNode
 from nbformat.v4 import new_output
 from traitlets import Integer
@@ -30,10 +38,12 @@ from nbgrader.utils import is_grade
 
 from graders.runner.canary import refuse_failed_setup
 from graders.runner.sandbox import MiB, format_size
-from graders.runner.verdict import HiddenCall, judge_cell
+from graders.runner.verdict import HiddenCall, judge_cell, pipeline_kit
+from graders.runner.wire import MeteredClient
 
 LIMIT_ERROR = "SubmissionLimitExceeded"
 DIED_ERROR = "KernelDied"
+PROTOCOL_ERROR = "KernelProtocolError"
 TIMEOUT_ERROR = "CellTimeoutError"  # nbgrader's Execute.error_on_timeout
 
 
@@ -52,7 +62,10 @@ class SandboxedExecute(Execute):
         self._ended: str | None = None  # why the kernel ended, once it has
         self._ename = LIMIT_ERROR  # the error name of that reason: a limit, or the kernel's own death
         self._stopped_for: str | None = None  # the limit this preprocessor stopped the kernel for
+        self._unreadable_message: str | None = None  # what made a message the kernel sent unreadable, if one was
         self._output_bytes = 0
+        self._verdicts: dict[str, bool] = {}  # step -> whether the grader passed its hidden test
+        self._checks: tuple[str, str | None] | None = None  # (kind, dataset) of the notebook's hidden tests
         return super().preprocess(nb, resources, km)
 
     def preprocess_cell(self, cell, resources, index):
@@ -73,7 +86,10 @@ class SandboxedExecute(Execute):
             self._stop(f"per-cell time limit ({self.timeout} s)")
             limit = self._limit_exceeded()
         where = f"in cell {cell_name(cell, index)}"
-        if limit:
+        if self._unreadable_message:
+            unreadable = f"the kernel sent a message the grader cannot read ({self._unreadable_message})"
+            self._ename, self._ended = PROTOCOL_ERROR, f"{unreadable} {where}"
+        elif limit:
             self._ename, self._ended = LIMIT_ERROR, f"{limit} exceeded {where}"
         else:
             self._ename, self._ended = DIED_ERROR, f"the kernel died {where}{self._exit_status()}"
@@ -81,27 +97,77 @@ class SandboxedExecute(Execute):
         return cell, resources
 
     def _execute(self, cell, resources, index) -> None:
-        """Run `cell` in the kernel; a hidden test cell is decided here instead (`graders.runner.verdict`)."""
+        """Run `cell` in the kernel; a hidden test cell is decided here instead (`graders.runner.verdict`), its probe
+        run aside from the notebook's cells, so that nothing the kernel sends is ever shown in the graded cell."""
         call = HiddenCall.parse(cell.source) if is_grade(cell) else None
         if call is None:
-            super().preprocess_cell(cell, resources, index)
+            with self._kit_beside(cell, resources):
+                super().preprocess_cell(cell, resources, index)
             return
+        self._checks = (call.kind, call.dataset)
+        working_folder = getattr(self.km.provisioner, "working_folder", None)  # the kernel's own (SandboxProvisioner)
+        self._verdicts[call.step] = judge_cell(self._run_aside(resources), call, cell, index, resources | {"working_folder": working_folder})
 
-        def run_in_kernel(extra) -> None:  # nbclient puts the cell it ran in the notebook: put the test cell back
+    def _run_aside(self, resources):
+        """A function that runs a cell in the kernel as an extra cell after the notebook's last, then removes it and
+        every display that points into it (`update_display_data` finds its outputs by cell index)."""
+
+        def run(extra) -> None:
+            self.nb.cells.append(extra)
+            aside = len(self.nb.cells) - 1
             try:
-                super(SandboxedExecute, self).preprocess_cell(extra, resources, index)
+                super(SandboxedExecute, self).preprocess_cell(extra, resources, aside)
             finally:
-                self.nb.cells[index] = cell
+                del self.nb.cells[aside:]
+                for places in self._display_id_map.values():
+                    places.pop(aside, None)
 
-        judge_cell(run_in_kernel, call, cell, index, resources)
+        return run
 
-    def output(self, outs, msg, display_id, cell_index):
-        content = msg.get("content", {})
-        self._output_bytes += len(content.get("text", "")) + sum(len(str(v)) for v in content.get("data", {}).values())
-        if self._output_bytes > self.output_limit:
-            self._stop(f"output limit ({format_size(self.output_limit)})")
-            return None
-        return super().output(outs, msg, display_id, cell_index)
+    def _kit_beside(self, cell, resources):
+        """The grader's kit beside the whole-pipeline cell (`verdict.pipeline_kit`), for its explanation if it stops."""
+        if ".guard(" not in cell.source or self._checks is None or self._checks[0] == "comparison":
+            return contextlib.nullcontext()
+        folder = getattr(self.km.provisioner, "working_folder", None) or resources.get("metadata", {}).get("path") or os.getcwd()
+        return pipeline_kit(folder, *self._checks, dict(self._verdicts))
+
+    # -- what the kernel sends --------------------------------------------------------------------
+    async def async_start_new_kernel_client(self):
+        """nbclient's, with the grader's client (`graders.runner.wire.MeteredClient`): every message the kernel sends
+        counts against `output_limit` before it is decoded, and one the grader cannot read ends the kernel."""
+        self.km.client_factory = MeteredClient
+        self.kc = self.km.client(
+            max_message_bytes=self.output_limit, received=self._received, unreadable=self._unreadable, refused=self._refused
+        )
+        try:
+            await ensure_async(self.kc.start_channels())
+            await ensure_async(self.kc.wait_for_ready(timeout=self.startup_timeout))
+        except Exception:
+            await self._async_cleanup_kernel()
+            raise
+        self.kc.allow_stdin = False
+        await run_hook(self.on_notebook_start, notebook=self.nb)
+        return self.kc
+
+    start_new_kernel_client = run_sync(async_start_new_kernel_client)
+
+    def _received(self, size: int) -> bool:
+        """Count a message of `size` bytes against the output cap: past it, the kernel is stopped and the message dropped."""
+        self._output_bytes += size
+        if self._output_bytes <= self.output_limit:
+            return True
+        self._refused()
+        return False
+
+    def _refused(self) -> None:
+        self._stop(f"output limit ({format_size(self.output_limit)})")
+
+    def _unreadable(self, why: str) -> None:
+        self._unreadable_message = self._unreadable_message or why
+        self._stop(f"a message the grader cannot read ({why})")
+
+    def handle_comm_msg(self, outs, msg, cell_index) -> None:
+        """Widgets are not graded: comm messages count against the output cap, and are not kept."""
 
     def on_cell_executed(self, **kwargs):
         """nbgrader's, then: a setup cell that failed on an import stops the notebook with `canary.SetupFailed`, so
@@ -140,7 +206,7 @@ def stopped_notes(notebook: NotebookNode, name: str) -> list[str]:
         for output in cell.get("outputs", []):
             if output.get("output_type") != "error":
                 continue
-            if output.get("ename") in (LIMIT_ERROR, DIED_ERROR) and not output.get("evalue", "").startswith("not run"):
+            if output.get("ename") in (LIMIT_ERROR, DIED_ERROR, PROTOCOL_ERROR) and not output.get("evalue", "").startswith("not run"):
                 notes.append(f"{output['evalue']} of {name}")
             elif output.get("ename") == TIMEOUT_ERROR:
                 notes.append(f"cell {cell_name(cell, index)} of {name} ran past the per-cell time limit and was stopped")

@@ -6,6 +6,9 @@
 * `prepare` reads a submission and makes its `GradingJob`: each notebook sanitized by nbgrader's
   own sanitizing preprocessors (outputs cleared, test cells restored from the gradebook), and
   the working folder's other files. It writes nothing.
+* `GradebookCells`: the course's sanitizing step in place of nbgrader's DeduplicateIds, for every route
+  (``nbgrader_config.py``): each cell's nbgrader metadata as the gradebook has it, so that no edit of a
+  cell's metadata stops nbgrader, and a made-up graded cell scores nothing.
 * `record` writes a job's result: nbgrader's Autograde converter, run in this process, with the
   job's executed notebooks replayed in place of its Execute step (`ReplayExecution`). nbgrader
   itself therefore records students, submissions, timestamps, scores, late penalties and the
@@ -29,6 +32,10 @@ from pathlib import Path
 
 import nbformat
 from nbformat import NotebookNode
+from nbformat.v4 import new_code_cell, new_markdown_cell
+from nbgrader.api import Gradebook
+from nbgrader.nbgraderformat import SCHEMA_VERSION
+from nbgrader.preprocessors import DeduplicateIds, NbGraderPreprocessor
 
 from graders.runner.jobs import MAX_FILES_BYTES, GradingJob
 
@@ -87,6 +94,90 @@ class GradebookUnavailable(RuntimeError):
     """The gradebook cannot be reached, or lacks the assignment; the message says which, in one line."""
 
 
+class GradebookCells(NbGraderPreprocessor):
+    """In place of nbgrader's DeduplicateIds: each cell's nbgrader metadata as the gradebook has it.
+
+    A student can edit the metadata of any cell. nbgrader 0.9.6 then refuses the notebook (a test cell marked
+    ``solution`` fails its checksum check; a made-up graded cell, or a repeated grade id, fails validation) or
+    stops ``nbgrader autograde`` for the whole class (a changed ``schema_version``). Here, before its other steps:
+    the last cell of each grade id the gradebook knows gets that cell's metadata and cell type back (nbgrader's
+    OverwriteCells then restores the source of a locked cell); every other cell loses its nbgrader metadata, so it
+    runs as an ordinary cell and scores nothing. Each change is one warning in nbgrader's log, starting
+    ``<notebook>.ipynb: `` (`cell_notes` reads them back for the runner's report line).
+    """
+
+    def preprocess(self, nb, resources):
+        name = resources["nbgrader"]["notebook"]
+        with Gradebook(resources["nbgrader"]["db_url"]) as gb:
+            known = course_metadata(gb.find_notebook(name, resources["nbgrader"]["assignment"]))
+        ids = [_grade_id(cell) for cell in nb.cells]
+        last = {grade_id: index for index, grade_id in enumerate(ids)}
+        for index, (cell, grade_id) in enumerate(zip(nb.cells, ids)):
+            if "nbgrader" not in cell.metadata:
+                continue
+            if grade_id in known and last[grade_id] == index:
+                nb.cells[index], changed = _restored(cell, known[grade_id])
+                note = f"cell {grade_id}: {', '.join(changed)} changed; restored from the gradebook" if changed else ""
+            elif grade_id in known:
+                del cell.metadata["nbgrader"]
+                note = f"cell number {index + 1} repeats grade id {grade_id}: ungraded (the last cell of that id is graded)"
+            else:
+                del cell.metadata["nbgrader"]
+                note = f"cell number {index + 1} ({grade_id or 'no grade id'}) is no cell of the assignment: ungraded"
+            if note:
+                self.log.warning("%s.ipynb: %s", name, note)
+        return nb, resources
+
+
+def course_metadata(notebook) -> dict[str, dict]:
+    """grade id -> the nbgrader metadata of that cell as released, from the gradebook's `notebook` (its cell type
+    in ``cell_type``)."""
+    grades = {cell.name: cell.max_score for cell in notebook.grade_cells}
+    solutions, tasks = {cell.name for cell in notebook.solution_cells}, {cell.name for cell in notebook.task_cells}
+    known = {}
+    for cell in notebook.source_cells:
+        known[cell.name] = {
+            "cell_type": cell.cell_type, "checksum": cell.checksum, "grade": cell.name in grades, "grade_id": cell.name,
+            "locked": cell.locked, "schema_version": SCHEMA_VERSION, "solution": cell.name in solutions,
+            "task": cell.name in tasks,
+        } | ({"points": grades[cell.name]} if cell.name in grades else {})
+    return known
+
+
+def _grade_id(cell) -> str | None:
+    claimed = cell.metadata.get("nbgrader")
+    grade_id = claimed.get("grade_id") if isinstance(claimed, dict) else None
+    return grade_id if isinstance(grade_id, str) else None
+
+
+def _restored(cell, metadata: dict) -> tuple[NotebookNode, list[str]]:
+    """`cell` with `metadata` as its nbgrader metadata and of its cell type; what was changed, in words (the
+    checksum, which nbgrader overwrites anyway, aside)."""
+    claimed = cell.metadata["nbgrader"]
+    changed = sorted(key for key in set(claimed) | set(metadata) if key != "checksum" and claimed.get(key) != metadata.get(key))
+    if cell.cell_type != metadata["cell_type"]:
+        changed.append(f"cell type ({cell.cell_type})")
+        made = new_code_cell if metadata["cell_type"] == "code" else new_markdown_cell
+        cell = made(cell.source, metadata=cell.metadata, **({"id": cell.id} if "id" in cell else {}))
+    cell.metadata["nbgrader"] = dict(metadata)
+    return cell, changed
+
+
+def sanitize_preprocessors() -> list:
+    """nbgrader's sanitizing preprocessors for Autograde, in nbgrader's order, with `GradebookCells` in place of
+    DeduplicateIds (``nbgrader_config.py``)."""
+    from nbgrader.converters import Autograde
+
+    return [GradebookCells if step is DeduplicateIds else step for step in Autograde.class_traits()["sanitize_preprocessors"].default()]
+
+
+def cell_notes(log: str, notebooks) -> list[str]:
+    """The warnings of `GradebookCells` in nbgrader's captured `log` (``[WARNING] <notebook>.ipynb: ...`` lines)
+    about `notebooks` (names without .ipynb), in order."""
+    leads = tuple(f"[WARNING] {name}.ipynb: " for name in notebooks)
+    return [line.removeprefix("[WARNING] ") for line in log.splitlines() if line.startswith(leads)]
+
+
 class ReplayExecution:
     """In place of nbgrader's Execute step: the outputs of the job's run of the same sanitized notebook.
 
@@ -141,7 +232,7 @@ class Recorder:
 
     def problems(self, assignment: str, student: str) -> list[str]:
         """Why the submission cannot be graded (empty: it can): its folder, a notebook of the assignment or its
-        timestamp.txt not a regular file (never read, then), corrupt notebooks, files too large."""
+        timestamp.txt not a regular file (never read, then), corrupt notebooks."""
         from graders.runner.collect import LeftOut
 
         try:
@@ -158,9 +249,6 @@ class Recorder:
             except LeftOut as why:
                 problem = f"{name} not read ({why})"
             found += [problem] if problem else []
-        size = sum(path.stat().st_size for path in self._file_paths(assignment, student).values())
-        if size > MAX_FILES_BYTES:
-            found.append(f"the submission's other files hold {size >> 20} MiB, more than {MAX_FILES_BYTES >> 20} MiB")
         return found
 
     def left_out(self, assignment: str, student: str) -> list[str]:
@@ -171,7 +259,8 @@ class Recorder:
             listing = self._listing(assignment, student)
         except LeftOut:
             return []  # the whole folder: a problem, not a note
-        return [f"{name} not read ({why})" for name, why in listing.left_out.items()]
+        over = [f"{listing.over}: only its notebooks and timestamp.txt read"] if listing.over else []
+        return over + [f"{name} not read ({why})" for name, why in listing.left_out.items()]
 
     def prepare(self, assignment: str, student: str) -> GradingJob:
         """The job of grading `student`'s submission: sanitized notebooks and the working folder's files."""
@@ -204,11 +293,15 @@ class Recorder:
         return {section: dict(self.config[section]) for section in EXECUTION_SECTIONS if section in self.config}
 
     def _listing(self, assignment: str, student: str):
-        """The submission's regular files, and what is left out: found without following a link (`collect.Listing`)."""
-        from graders.runner.collect import list_regular, max_file_bytes
+        """The submission's regular files, and what is left out: found without following a link (`collect.Listing`);
+        over a cap on its files in all (their number, or MAX_FILES_BYTES), its notebooks and timestamp.txt only."""
+        from graders.runner.collect import list_regular, max_file_bytes, max_files
 
         folder = self.submission_folder(assignment, student)
-        return list_regular(folder, self._submitted_root(), self.coursedir.ignore, max_bytes=max_file_bytes(self.config))
+        return list_regular(
+            folder, self._submitted_root(), self.coursedir.ignore, max_bytes=max_file_bytes(self.config),
+            max_files=max_files(self.config), max_total=MAX_FILES_BYTES,
+        )
 
     def _read(self, folder: Path, relative: str) -> bytes:
         """A regular file of the submission `folder`, read without following a link (`collect.read_regular`)."""
@@ -253,20 +346,24 @@ class Recorder:
     # -- writing -------------------------------------------------------------------------------
     def record(self, assignment: str, student: str, executed: dict[str, NotebookNode]) -> dict:
         """Write a job's result, its executed notebooks by name, with nbgrader's Autograde; nbgrader's dict:
-        success, log, error."""
+        success, log, error, and notes: what `GradebookCells` changed (`cell_notes`)."""
         from nbgrader.converters import Autograde
         from nbgrader.utils import capture_log, temp_attrs
 
         from graders.runner.execute import autograde_preprocessors
 
         source = self.coursedir.format_path(self.coursedir.submitted_directory, student, assignment)
-        left_out = [glob.escape(os.path.join(source, name)) for name in self._listing(assignment, student).left_out]
+        listing = self._listing(assignment, student)
+        left_out = [glob.escape(os.path.join(source, name)) for name in listing.left_out]
+        if listing.over:  # none of its other files: the whole folder is ignored, its notebooks are still read
+            left_out.append(glob.escape(source))
         ignore = self.coursedir.ignore + left_out  # so that nbgrader copies no link's target into autograded/
         with quiet_sqlalchemy(), temp_attrs(self.coursedir, assignment_id=assignment, student_id=student, ignore=ignore):
             converter = Autograde(coursedir=self.coursedir, config=self.config, log=self.log)
             converter.force, converter.create_student = True, True
             converter.autograde_preprocessors = autograde_preprocessors(ReplayExecution(executed))
-            return capture_log(converter)
+            written = capture_log(converter)
+        return written | {"notes": cell_notes(written.get("log", ""), executed)}
 
     def check_gradebook(self, assignment: str) -> None:
         """GradebookUnavailable, in one line, unless the gradebook answers and knows `assignment`."""
@@ -330,9 +427,9 @@ def generate_feedback(course_dir: str | Path, assignment: str) -> subprocess.Com
         [*NBGRADER, "generate_feedback", assignment, "--force"],
         cwd=course_dir, env=nbgrader_env(), capture_output=True, text=True,
     )
-    for folder in Path(course_dir, "feedback").glob(f"*/{assignment}"):
-        if not folder.is_symlink() and not folder.parent.is_symlink():
-            keep_pages(folder)
+    pages = [f"{path.stem}.html" for path in Path(course_dir, "source", assignment).glob("*.ipynb")]
+    for student in os.listdir(Path(course_dir, "feedback")) if Path(course_dir, "feedback").is_dir() else []:
+        keep_pages(Path(course_dir), student, assignment, pages)
     return done
 
 
@@ -340,26 +437,46 @@ def generate_feedback(course_dir: str | Path, assignment: str) -> subprocess.Com
 FEEDBACK_RECORDS = ("timestamp.txt", "submission_secret.txt")
 
 
-def keep_pages(folder: Path) -> None:
-    """Remove from a feedback folder everything but the regular files at its top that are pages (``*.html``)
-    or `FEEDBACK_RECORDS`."""
-    for entry in os.scandir(folder):
-        if entry.is_dir(follow_symlinks=False):
-            shutil.rmtree(entry.path)
-        elif not (entry.is_file(follow_symlinks=False) and (entry.name.endswith(".html") or entry.name in FEEDBACK_RECORDS)):
-            os.unlink(entry.path)
+def keep_pages(course: Path, student: str, assignment: str, pages: list[str]) -> None:
+    """Remove from ``course/feedback/<student>/<assignment>/`` everything but the regular files at its top named in
+    `pages` (``<notebook>.html``) or `FEEDBACK_RECORDS`, following no link: links and folders go, and so does a
+    ``<student>`` or ``<assignment>`` that is a link rather than a folder."""
+    import stat
+
+    kept = {*pages, *FEEDBACK_RECORDS}
+    fd = os.open(course, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        for part in ("feedback", student, assignment):
+            try:
+                inner = os.open(part, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=fd)
+            except FileNotFoundError:
+                return
+            except OSError:  # a link, or not a folder: not the grader's
+                os.unlink(part, dir_fd=fd)
+                return
+            os.close(fd)
+            fd = inner
+        for name in os.listdir(fd):
+            mode = os.stat(name, dir_fd=fd, follow_symlinks=False).st_mode
+            if stat.S_ISDIR(mode):
+                shutil.rmtree(name, dir_fd=fd)
+            elif not (stat.S_ISREG(mode) and name in kept):
+                os.unlink(name, dir_fd=fd)
+    finally:
+        os.close(fd)
 
 
 def feedback_pages_only(assignment: str, student: str, notebooks: list[str]) -> None:
     """nbgrader's post-convert hook for GenerateFeedback (``nbgrader_config.py``): each feedback folder it wrote,
     ``feedback/<student>/<assignment>/`` for ``autograded/<student>/<assignment>/*.ipynb``, keeps its pages only.
     nbgrader copies the autograded folder's other files there: the submission's, and what grading wrote."""
-    for folder in {Path(os.path.abspath(notebook)).parent for notebook in notebooks}:
+    folders: dict[Path, list[str]] = {}
+    for notebook in map(Path, map(os.path.abspath, notebooks)):
+        folders.setdefault(notebook.parent, []).append(f"{notebook.stem}.html")
+    for folder, pages in folders.items():
         if folder.parents[1].name != "autograded":
             raise ValueError(f"{folder} is not an autograded/<student>/<assignment> folder")
-        feedback = folder.parents[2] / "feedback" / folder.parent.name / folder.name
-        if feedback.is_dir() and not feedback.is_symlink():
-            keep_pages(feedback)
+        keep_pages(folder.parents[2], folder.parent.name, folder.name, pages)
 
 
 def export_grades(course_dir: str | Path, path: str | Path) -> subprocess.CompletedProcess:

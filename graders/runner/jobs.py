@@ -4,22 +4,24 @@ The coordinator (`graders.runner.gradebook.Recorder`) makes a `GradingJob` from 
 directory: the submitted notebooks with their test cells restored from the gradebook, and the
 other files of the working folder. `run_job` needs nothing more: no course directory, no
 gradebook, no shared disk. It runs on any worker (a thread of the coordinator, or a Dask worker
-on another machine), executes each notebook with `SandboxedExecute` in a private working folder,
-and returns the executed notebooks. A job that dies with its worker can simply run again.
+on another machine), executes each notebook with `SandboxedExecute` in the kernel's own working
+folder (`SandboxProvisioner.working_folder`), and returns the executed notebooks. A job that dies
+with its worker can simply run again.
 """
 
 from __future__ import annotations
 
-import tempfile
+import os
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 import nbformat
 
 from graders.runner.kernels import WarmKernels
+from graders.runner.sandbox import job_folder
 
 MAX_FILES_BYTES = 64 << 20  # a submission's other files, in all
 
@@ -55,7 +57,7 @@ class JobResult:
 
 
 def run_job(job: GradingJob, kernels: WarmKernels | None = None) -> JobResult:
-    """Execute every notebook of `job` in the grading sandbox, in a fresh working folder; return them run.
+    """Execute every notebook of `job` in the grading sandbox, its files in the kernel's working folder; return them run.
 
     Each notebook gets a kernel of its own: a warm one from `kernels`, or one started now.
     """
@@ -67,11 +69,10 @@ def run_job(job: GradingJob, kernels: WarmKernels | None = None) -> JobResult:
     executed, timings = {}, dict.fromkeys(("waiting", "start-up", "imports", "setup cell", "cells"), 0.0)
     for name, text in job.notebooks.items():
         notebook = nbformat.reads(text, as_version=4)
-        with _kernel(kernels, timings) as (workdir, manager):
-            write_files(workdir, job.files)
+        with _kernel(kernels, timings, job.files) as (folder, manager):
             execute, begun = SandboxedExecute(config=Config(job.config)), time.time()
             try:
-                execute.preprocess(notebook, {"metadata": {"path": str(workdir)}}, km=manager)
+                execute.preprocess(notebook, {"metadata": {"path": str(folder)}}, km=manager)
             finally:
                 if manager is not None and execute.kc is not None:  # a warm kernel's client is not nbclient's to end
                     execute.kc.stop_channels()
@@ -82,12 +83,14 @@ def run_job(job: GradingJob, kernels: WarmKernels | None = None) -> JobResult:
 
 
 @contextmanager
-def _kernel(kernels: WarmKernels | None, timings: dict[str, float]):
-    """(working folder, kernel manager) for one notebook: a warm kernel's, closed afterwards, or a fresh
-    folder and None (nbclient starts the kernel). Adds the warm kernel's seconds to `timings`."""
+def _kernel(kernels: WarmKernels | None, timings: dict[str, float], files: dict[str, bytes]):
+    """(folder, kernel manager) for one notebook, `files` written into the folder: a warm kernel's working folder
+    and manager, the kernel closed afterwards; or a job folder and None (nbclient starts the kernel there, which
+    copies the files into its own). Adds the warm kernel's seconds to `timings`."""
     if kernels is None:
-        with tempfile.TemporaryDirectory(prefix="course-job-") as workdir:
-            yield Path(workdir), None
+        with job_folder() as folder:
+            write_files(folder, files)
+            yield folder, None
         return
     asked = time.perf_counter()
     warm = kernels.take()
@@ -95,7 +98,9 @@ def _kernel(kernels: WarmKernels | None, timings: dict[str, float]):
     timings["start-up"] += warm.start_seconds
     timings["imports"] += warm.import_seconds
     try:
-        yield warm.workdir, warm.manager
+        folder = warm.manager.provisioner.working_folder
+        write_files(folder, files)
+        yield folder, warm.manager
     finally:
         warm.close()
 
@@ -119,11 +124,28 @@ def cell_seconds(notebook: nbformat.NotebookNode, begun: float) -> dict[str, flo
     }
 
 
-def write_files(workdir: Path, files: dict[str, bytes]) -> None:
-    """Write a job's files (relative path -> bytes) into its working folder, refusing paths that leave it."""
-    for relative, data in files.items():
-        path = (workdir / relative).resolve()
-        if not path.is_relative_to(workdir.resolve()):
-            raise ValueError(f"file {relative!r} of the job lies outside its working folder")
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(data)
+def write_files(folder: Path, files: dict[str, bytes]) -> None:
+    """Write a job's files (relative path -> bytes) into `folder`, each created anew without following a link;
+    ValueError for a path that would leave it."""
+    top = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        for relative, data in files.items():
+            parts = PurePosixPath(relative).parts
+            if not parts or relative.startswith("/") or ".." in parts:
+                raise ValueError(f"file {relative!r} of the job lies outside its working folder")
+            opened = [top]
+            try:
+                for part in parts[:-1]:
+                    try:
+                        os.mkdir(part, 0o755, dir_fd=opened[-1])
+                    except FileExistsError:
+                        pass
+                    opened.append(os.open(part, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=opened[-1]))
+                new = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+                with os.fdopen(os.open(parts[-1], new, 0o644, dir_fd=opened[-1]), "wb") as file:
+                    file.write(data)
+            finally:
+                for fd in opened[1:]:
+                    os.close(fd)
+    finally:
+        os.close(top)

@@ -1,11 +1,12 @@
 """Grading kernels started ahead of need.
 
-`WarmKernels` keeps a few sandboxed grading kernels started, each in a fresh, empty working
-folder, with the assignment's imports already done (`warm_up_code`), so that a job's notebook
-starts at once while the previous one is still running. A kernel serves one notebook and is then
-shut down: every student still gets a fresh process. The imports run before any student code, as
-`import` statements of the assignment's own locked setup cells, and bind no name: the student's
-namespace is as a fresh kernel's, and the course kernel's seeding still happens at the first cell.
+`WarmKernels` keeps a few sandboxed grading kernels started, each in its own empty working
+folder (`SandboxProvisioner.working_folder`), with the assignment's imports already done
+(`warm_up_code`), so that a job's notebook starts at once while the previous one is still running.
+A kernel serves one notebook and is then shut down: every student still gets a fresh process. The
+imports run before any student code, as `import` statements of the assignment's own locked setup
+cells, and bind no name: the student's namespace is as a fresh kernel's, and the course kernel's
+seeding still happens at the first cell.
 """
 
 from __future__ import annotations
@@ -13,13 +14,10 @@ from __future__ import annotations
 import ast
 import asyncio
 import queue
-import shutil
-import tempfile
 import threading
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from pathlib import Path
 
 import nbformat
 from jupyter_client.manager import AsyncKernelManager
@@ -47,26 +45,23 @@ def warm_up_code(notebook: nbformat.NotebookNode) -> str:
 
 @dataclass
 class WarmKernel:
-    """A started grading kernel, the empty working folder it runs in, and the seconds its start-up and
-    its warm-up imports took."""
+    """A started grading kernel (its working folder: `manager.provisioner.working_folder`), and the seconds its
+    start-up and its warm-up imports took."""
 
     manager: AsyncKernelManager
-    workdir: Path
     start_seconds: float = 0.0
     import_seconds: float = 0.0
 
     def close(self) -> None:
-        """Shut the kernel down (at once: it is thrown away) and delete its working folder."""
+        """Shut the kernel down (at once: it is thrown away); its working folder ends with it."""
         asyncio.run(self.manager.shutdown_kernel(now=True))
-        shutil.rmtree(self.workdir, ignore_errors=True)
 
 
 async def _start(config: Config, warm_up: str) -> WarmKernel:
-    workdir = Path(tempfile.mkdtemp(prefix="course-job-"))
     manager = AsyncKernelManager(kernel_name=config.Execute.kernel_name, config=config)
-    kernel, start = WarmKernel(manager, workdir), time.perf_counter()
+    kernel, start = WarmKernel(manager), time.perf_counter()
     try:
-        await manager.start_kernel(cwd=str(workdir))
+        await manager.start_kernel()  # no folder to start in: its working folder starts empty
         client = manager.client()
         client.start_channels()
         try:
@@ -79,7 +74,6 @@ async def _start(config: Config, warm_up: str) -> WarmKernel:
             client.stop_channels()
     except BaseException:
         await manager.shutdown_kernel(now=True)
-        shutil.rmtree(workdir, ignore_errors=True)
         raise
     return kernel
 

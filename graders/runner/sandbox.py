@@ -3,20 +3,24 @@
 `command(argv, ...)` wraps a kernel's command line so that it runs
 
 * in bubblewrap (Debian's ``bubblewrap``) with read-only views of the system (``/usr`` and a
-  few ``/etc`` files), of Python and of the course's packages; read-write only the submission's
-  working folder, the kernel's private folder (connection file, IPC sockets, log) and a
-  private ``/tmp``. Nothing else of the host is visible: not the course directory (gradebook,
-  exchange, ``source/``, other students' folders), not ``$HOME``;
+  few ``/etc`` files), of Python and of the course's packages; read-write only the kernel's
+  private folder (connection file, IPC sockets) and two size-capped tmpfs mounts of its own: its
+  working folder, where the grader copies the submission's regular files (`working_folder`), and
+  ``/tmp``. Nothing else of the host is visible: not the course directory (gradebook, exchange,
+  ``source/``, every student's folders, the submission's own included), not ``$HOME``;
 * with no network (a loopback of its own), in its own PID namespace (everything it starts dies
   with it), without capabilities, with a clean environment;
 * in a cgroup of its own (`Cgroup`): memory, swap included, and the number of tasks capped;
 * with a cap on the size of any file it writes (``prlimit --fsize``).
 
-`problems()` says what of this cannot be had on this machine, in words a TA can act on.
+`private_folder` makes the grader's own temp folders (a kernel's, a job's), each locked for as
+long as the grader uses it, so that `leftovers` (the doctor) tells those of a grader that was
+killed from those in use. `problems()` says what of this cannot be had on this machine, in words a TA can act on.
 """
 
 from __future__ import annotations
 
+import fcntl
 import functools
 import json
 import os
@@ -26,8 +30,10 @@ import shutil
 import site
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -40,6 +46,15 @@ ETC_FILES = (
 )
 #: The course's packages, bound read-only wherever they are installed (editable installs included).
 PACKAGES = ("course", "graders")
+#: What of `graders` the grading kernel sees: the kernel's side of the checks (call the student's function, convert,
+#: load what the grader hands in, quiet streams, locate the student's failing line) and the course kernel's start-up.
+#: Nothing else of it is in the sandbox: not the judges, the reference figures, the held-out images, the model
+#: builder, the runner, so that no answer can be imported, read or copied there.
+KERNEL_SIDE = (
+    "__init__.py", "kernel.py", "notebook.py", "comparison.py", "probe.py", "comparison_probe.py", "comparison_contract.py",
+    "observation.py", "quiet.py", "student_code.py", "frameworks",
+    *(f"checks/{name}.py" for name in ("__init__", "failures", "accuracy", "loss", "metric", "ranges", "shapes", "training")),
+)
 #: Packages the grading kernel never sees: the reference answers. Where one lies inside a folder bound read-only
 #: (a non-editable install in site-packages), an empty folder covers it.
 HIDDEN_PACKAGES = ("solutions",)
@@ -76,11 +91,13 @@ def format_size(size: int) -> str:
 
 @dataclass(frozen=True)
 class Limits:
-    """What one grading kernel may use: bytes of memory (swap included), tasks, bytes per written file."""
+    """What one grading kernel may use: bytes of memory (swap included), tasks, bytes per written file, bytes of
+    its working folder and /tmp together."""
 
     memory: int = 4 * GiB
     processes: int = 1024
     file_size: int = GiB
+    disk: int = GiB
 
 
 # The cgroup ---------------------------------------------------------------------------------
@@ -135,6 +152,9 @@ def _cgroup_parents() -> tuple[str, list[Path]]:
     )
 
 
+CGROUP_PREFIX = "course-sandbox-"  # a kernel's cgroup: CGROUP_PREFIX + the id of its private folder
+
+
 class Cgroup:
     """A fresh cgroup (v1: one per controller; v2: one) capping memory, swap included, and tasks."""
 
@@ -142,9 +162,10 @@ class Cgroup:
         self.version, self.dirs = version, dirs
 
     @classmethod
-    def create(cls, limits: Limits) -> Cgroup:
+    def create(cls, limits: Limits, name: str | None = None) -> Cgroup:
+        """A cgroup named `name` (default: a new CGROUP_PREFIX name) in each of `_cgroup_parents()`."""
         version, parents = _cgroup_parents()
-        name = f"course-sandbox-{uuid.uuid4().hex[:12]}"
+        name = name or f"{CGROUP_PREFIX}{uuid.uuid4().hex[:12]}"
         dirs = [parent / name for parent in parents]
         group = cls(version, [])
         try:
@@ -266,14 +287,29 @@ def kernel_imports(python: str | None = None) -> KernelImports:
 
 
 def _package_dirs(imports: KernelImports) -> list[str]:
-    """The folders of the course's packages that the grading kernel imports (`kernel_imports`)."""
-    return [path for name in PACKAGES for path in imports.packages.get(name, [])]
+    """The folders of the course's packages that the grading kernel imports (`kernel_imports`), but `graders`, of
+    which it sees the KERNEL_SIDE only (`_kernel_side_arguments`)."""
+    return [path for name in PACKAGES if name != "graders" for path in imports.packages.get(name, [])]
 
 
-def _readable_dirs() -> list[str]:
+def _kernel_side_arguments(imports: KernelImports) -> list[str]:
+    """bubblewrap's options that show the grading kernel the KERNEL_SIDE of `graders` (and its compiled files) alone,
+    wherever it is installed: an empty folder in its place, then each part bound read-only."""
+    import importlib.util
+
+    arguments = []
+    for folder in imports.packages.get("graders", []):
+        arguments += ["--tmpfs", folder]
+        for name in KERNEL_SIDE:
+            path = os.path.join(folder, name)
+            compiled = importlib.util.cache_from_source(path) if name.endswith(".py") else None
+            arguments += [a for part in (path, compiled) if part and os.path.exists(part) for a in ("--ro-bind", part, part)]
+    return arguments
+
+
+def _readable_dirs(imports: KernelImports) -> list[str]:
     """Python's prefixes and site-packages (this process's and the grading kernel's interpreter's), the course's
     packages where the grading kernel imports them, and the dataset cache; never the course directory itself."""
-    imports = kernel_imports()
     candidates = {sys.base_prefix, sys.prefix, *site.getsitepackages(), *imports.prefixes, *_package_dirs(imports)}
     if site.ENABLE_USER_SITE and os.path.isdir(site.getusersitepackages()):
         candidates.add(site.getusersitepackages())
@@ -325,31 +361,42 @@ def _hidden_dirs(readable: list[str]) -> list[str]:
     return [path for base in readable for name in HIDDEN_PACKAGES if os.path.isdir(path := os.path.join(base, name))]
 
 
-def bwrap_arguments(workdir: Path, private_dir: Path, env: dict[str, str]) -> list[str]:
-    """bubblewrap's options for a kernel working in `workdir`, with its sockets in `private_dir`."""
-    arguments = [BWRAP, "--unshare-all", "--die-with-parent", "--hostname", "grading", "--clearenv"]
+def private_working_folder(workdir: Path, size: int) -> list[str]:
+    """bubblewrap's options for the kernel's working folder `workdir`: a tmpfs of `size` bytes of its own, which
+    nothing of the host's is (the grader copies files into it, and takes nothing back)."""
+    return ["--size", str(size), "--tmpfs", str(workdir)]
+
+
+def bwrap_arguments(workdir: Path, private_dir: Path, env: dict[str, str], disk: int, info_fd: int) -> list[str]:
+    """bubblewrap's options for a kernel working in `workdir` (`private_working_folder`), with a /tmp of `disk`
+    bytes and its sockets in `private_dir`; bubblewrap writes the sandbox's first process (`child-pid`) to `info_fd`."""
+    arguments = [BWRAP, "--unshare-all", "--die-with-parent", "--hostname", "grading", "--clearenv", "--info-fd", str(info_fd)]
     if os.geteuid() == 0:  # root keeps its capabilities in the sandbox unless told otherwise
         arguments += ["--cap-drop", "ALL"]
     # Later mounts cover earlier ones: the private /tmp first, so that what is bound below may live in /tmp.
-    arguments += ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp", *_system_arguments(), *_gpu_arguments()]
-    readable = _readable_dirs()
+    arguments += ["--proc", "/proc", "--dev", "/dev", "--size", str(disk), "--tmpfs", "/tmp"]
+    arguments += [*_system_arguments(), *_gpu_arguments()]
+    imports = kernel_imports()
+    readable = _readable_dirs(imports)
     for path in readable:
         arguments += ["--ro-bind", path, path]
     for path in _hidden_dirs(readable):
         arguments += ["--tmpfs", path]
-    for path in (private_dir, workdir):
-        arguments += ["--bind", str(path), str(path)]
+    arguments += _kernel_side_arguments(imports)
+    arguments += ["--bind", str(private_dir), str(private_dir), *private_working_folder(workdir, disk)]
     for key, value in sorted(sandbox_environment(env, private_dir).items()):
         arguments += ["--setenv", key, value]
-    return [*arguments, "--chdir", str(workdir), "--"]
+    # The kernel's own output (not its messages) goes to its /tmp, within the disk cap; bubblewrap's, to the grader's log.
+    return [*arguments, "--chdir", str(workdir), "--", "/bin/sh", "-c", 'exec "$@" > /tmp/kernel.log 2>&1', "kernel"]
 
 
 def command(
     argv: list[str], *, workdir: Path, private_dir: Path, env: dict[str, str], limits: Limits,
-    cgroup: Cgroup | None, isolate: bool = True,
+    cgroup: Cgroup | None, info_fd: int | None = None,
 ) -> list[str]:
-    """`argv` wrapped: joins `cgroup` first, caps file sizes, and (when `isolate`) runs in bubblewrap."""
-    wrapped = ["prlimit", f"--fsize={limits.file_size}", "--", *(bwrap_arguments(workdir, private_dir, env) if isolate else []), *argv]
+    """`argv` wrapped: joins `cgroup` first, caps file sizes, and (given bubblewrap's `info_fd`) runs in bubblewrap."""
+    isolation = [] if info_fd is None else bwrap_arguments(workdir, private_dir, env, limits.disk, info_fd)
+    wrapped = ["prlimit", f"--fsize={limits.file_size}", "--", *isolation, *argv]
     if cgroup is None:
         return wrapped
     join = " && ".join(f"echo $$ > {shlex.quote(str(p))}" for p in cgroup.procs_files)
@@ -365,6 +412,71 @@ def copy_font_cache(private_dir: Path) -> None:
         shutil.copy(cache, target / cache.name)
 
 
+# The grader's temp folders ------------------------------------------------------------------
+KERNEL_PREFIX, JOB_PREFIX = "course-kernel-", "course-job-"  # a kernel's private folder; a job's folder
+
+
+def private_folder(prefix: str) -> tuple[Path, int]:
+    """A new folder `prefix`+id in the temp folder, and a descriptor that holds a lock on it: the folder is in use
+    until the descriptor is closed (by the grader, or by its end). It is locked before it gets its name, so that
+    `leftovers` never takes a folder in use for one left behind."""
+    hidden = Path(tempfile.mkdtemp(prefix=f".{prefix}"))
+    fd = os.open(hidden, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    fcntl.flock(fd, fcntl.LOCK_EX)
+    folder = hidden.with_name(hidden.name[1:])
+    hidden.rename(folder)
+    return folder, fd
+
+
+@contextmanager
+def job_folder():
+    """A `private_folder` for a job (JOB_PREFIX), removed afterwards."""
+    folder, lock = private_folder(JOB_PREFIX)
+    try:
+        yield folder
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+        os.close(lock)
+
+
+def in_use(folder: Path) -> bool:
+    """Whether a grader holds `folder`'s lock (`private_folder`)."""
+    try:
+        fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except OSError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        return False
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)
+
+
+def leftovers() -> list[Path]:
+    """What a grader that was killed left: its kernels' and jobs' folders in the temp folder that no grader holds,
+    and its kernels' cgroups that hold no process and whose kernel's folder no grader holds."""
+    temp = Path(tempfile.gettempdir())
+    found = [p for prefix in (KERNEL_PREFIX, JOB_PREFIX) for p in temp.glob(f"{prefix}*") if not p.is_symlink() and not in_use(p)]
+    try:
+        _, parents = _cgroup_parents()
+    except SandboxUnavailable:
+        parents = []
+    for group in (group for parent in parents for group in parent.glob(f"{CGROUP_PREFIX}*")):
+        kernel = temp / (KERNEL_PREFIX + group.name.removeprefix(CGROUP_PREFIX))
+        if not _read(group / "cgroup.procs").strip() and not in_use(kernel):
+            found.append(group)
+    return found
+
+
+def _read(path: Path) -> str:
+    try:
+        return path.read_text()
+    except OSError:
+        return ""
+
+
 # What works here ----------------------------------------------------------------------------
 @functools.lru_cache(maxsize=1)
 def problems() -> dict[str, str]:
@@ -373,7 +485,8 @@ def problems() -> dict[str, str]:
     if shutil.which(BWRAP) is None:
         found["isolation"] = f"bubblewrap is not installed ({BWRAP} not found; Debian/Ubuntu: apt-get install bubblewrap)"
     else:
-        probe = [BWRAP, "--unshare-all", "--die-with-parent", *_system_arguments(), "--proc", "/proc", "--", "true"]
+        probe = [BWRAP, "--unshare-all", "--die-with-parent", *_system_arguments(), "--proc", "/proc",
+                 "--size", str(MiB), "--tmpfs", "/tmp", "--", "true"]  # --size: bubblewrap 0.7 or newer
         done = subprocess.run(probe, capture_output=True, text=True)
         if done.returncode != 0:
             found["isolation"] = f"bubblewrap cannot make a sandbox here: {done.stderr.strip() or done.returncode}"

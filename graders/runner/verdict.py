@@ -13,7 +13,9 @@ kernel run the probe on them (`graders.probe.run`: the student's function called
 outputs saved), reads the outputs back without following links or unpickling anything, judges
 them here and writes the cell's outputs itself: the ✓ line, or the ✗ lines and an error output (0
 points), and for the results cell the points as the cell's value (nbgrader's partial credit).
-The cell's source, restored from the gradebook by nbgrader, is the only thing read from the notebook.
+The cell's source, restored from the gradebook by nbgrader, is the only thing read from the notebook;
+nothing runs in the kernel under the graded cell's index, and nothing the kernel sends afterwards
+reaches the graded cell's outputs (`graders.runner.execute.SandboxedExecute`).
 """
 
 from __future__ import annotations
@@ -31,7 +33,8 @@ from nbformat import NotebookNode
 from nbformat.v4 import new_code_cell, new_output
 
 from graders.checks import CheckFailed, step_label
-from graders.observation import Observation, ObservationError, arrays_to_bytes, read, write_new
+from graders.judge import place_files
+from graders.observation import Observation, ObservationError, arrays_to_bytes, create_new, read_open, write_new
 
 HIDDEN_SECTION = re.compile(r"### BEGIN HIDDEN TESTS(.*?)### END HIDDEN TESTS", re.S)
 CHECK_FAILED = "CheckFailed"
@@ -104,33 +107,72 @@ def failure_outputs(failures: list[CheckFailed]) -> list[NotebookNode]:
     ]
 
 
-def judge_cell(run_cell, call: HiddenCall, cell: NotebookNode, index: int, resources: dict) -> None:
-    """Decide the hidden test `cell` here: probe in the kernel (through `run_cell`, the executor's), judge here.
+def judge_cell(run_cell, call: HiddenCall, cell: NotebookNode, index: int, resources: dict) -> bool:
+    """Decide the hidden test `cell` here: probe in the kernel (through `run_cell`, the executor's), judge here; whether
+    it passed.
 
-    `run_cell(cell)` executes a code cell in the submission's kernel (and raises as the executor
-    does when the kernel dies or ignores an interrupt). The cell's outputs are replaced by the verdict.
+    `run_cell(cell)` executes a code cell in the submission's kernel, aside from the notebook's cells (and raises as
+    the executor does when the kernel dies or ignores an interrupt). The cell's outputs are replaced by the verdict.
+    The grader creates the observation file before the probe and reads the file it created, through its own
+    descriptor: a file the kernel puts in its place, before or after, is never read.
     """
-    folder = resources.get("metadata", {}).get("path") or os.getcwd()
+    folder = str(resources.get("working_folder") or resources.get("metadata", {}).get("path") or os.getcwd())
     case = checker(call.kind, call.dataset)
     inputs = case.inputs(call.step, hidden=True)
     token = secrets.token_hex(8)
     names = (f".grader-in-{token}.npz", f".grader-out-{token}.npz")
+    prefix = f".grader-{token}-"
     directory = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
-    probe_cell = new_code_cell(_probe_source(call, *(os.path.join(folder, name) for name in names)))
+    written = list(names)
     try:
-        write_new(directory, names[0], arrays_to_bytes(inputs))
-        run_cell(probe_cell)
+        def write(name: str, data: bytes) -> None:
+            written.append(name)
+            write_new(directory, name, data)
+
+        given = inputs | place_files(case.files(call.step, hidden=True), folder, prefix, write)
+        write_new(directory, names[0], arrays_to_bytes(given))
+        output = create_new(directory, names[1])
+        probe_cell = new_code_cell(_probe_source(call, *(os.path.join(folder, name) for name in names)))
         try:
-            observation = read(directory, names[1])
-        except ObservationError as error:
-            observation = _unreadable(call.step, str(error), probe_cell)
+            run_cell(probe_cell)
+            try:
+                observation = read_open(output)
+            except ObservationError as error:
+                observation = _unreadable(call.step, str(error), probe_cell)
+        finally:
+            os.close(output)
     finally:
-        for name in names:
+        for name in written:
             with contextlib.suppress(OSError):
                 os.unlink(name, dir_fd=directory)
         os.close(directory)
     cell.outputs = _verdict_outputs(case, call, inputs, observation) + _stopped(probe_cell)
-    run_cell(new_code_cell(f"__import__('graders.notebook').notebook.record_verdict({call.step!r}, {not _failed(cell)!r})"))
+    return not _failed(cell)
+
+
+@contextlib.contextmanager
+def pipeline_kit(folder: str, kind: str, dataset: str, verdicts: dict[str, bool]):
+    """The grader's kit beside the whole-pipeline cell while it runs (`graders.notebook.PIPELINE_KIT`): the verdicts it
+    decided, and the course's results of steps 2 and 3 as data, for the cell's explanation when it stops."""
+    from graders.judge import pipeline_kit as kit_for
+    from graders.notebook import PIPELINE_KIT
+
+    arrays, files = kit_for(kind, dataset, verdicts)
+    directory = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+    written = []
+    try:
+        def write(name: str, data: bytes) -> None:
+            written.append(name)
+            write_new(directory, name, data)
+
+        arrays |= place_files(files, folder, f".grader-kit-{secrets.token_hex(8)}-", write)
+        write(PIPELINE_KIT, arrays_to_bytes(arrays))
+        yield
+    finally:
+        for name in written:
+            with contextlib.suppress(OSError):
+                os.unlink(name, dir_fd=directory)
+        os.close(directory)
 
 
 def _probe_source(call: HiddenCall, inputs_path: str, output_path: str) -> str:

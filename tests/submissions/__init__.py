@@ -31,6 +31,7 @@ from __future__ import annotations
 import copy
 import importlib
 import shutil
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -57,6 +58,8 @@ class Sample:
     about     what the sample is, in one line (shown when an expectation fails)
     says      step -> text the failure message of that step's checks must contain: the contract point it
               breaks (tests/test_idioms.py runs those checks in-process on the sample's own cells)
+    extra     called with the submission folder once the notebook is written: files handed in beside it
+              (a module, a symbolic link, data, many small files)
     """
 
     name: str
@@ -68,6 +71,7 @@ class Sample:
     graded: bool = True
     about: str = ""
     says: dict[str, str] = field(default_factory=dict)
+    extra: Callable[[Path], None] | None = None
 
     def notebook(self, assignment: str, course: Path = REPO) -> nbformat.NotebookNode:
         """The submitted notebook: the release with its solution cells filled."""
@@ -84,6 +88,8 @@ class Sample:
         elif self.kind != "fills":
             raise ValueError(f"unknown sample kind {self.kind!r}")
         path.write_text(text, encoding="utf-8")
+        if self.extra is not None:
+            self.extra(path.parent)
         return path
 
 

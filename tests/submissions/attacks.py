@@ -226,3 +226,208 @@ ATTACKS = [
         about="prints without end: stopped at the output cap in the accuracy cell, steps 1-4 keep their points",
     ),
 ]
+
+
+# issue 20: every student graded or named (H2)
+# Edits of the notebook's nbgrader metadata (an `extra` that rewrites the written notebook). nbgrader 0.9.6 refuses each
+# (a checksum check, a validation) or stops `nbgrader autograde` for the whole class (a schema version); the course's
+# GradebookCells gives every cell the gradebook's metadata back, so each scores what its answers earn.
+def _edited(change):
+    """An `extra` that applies `change(cells by grade id, notebook)` to the submitted notebook."""
+
+    def edit(folder):
+        import nbformat
+
+        path = folder / f"{A}.ipynb"
+        notebook = nbformat.read(path, as_version=4)
+        change({c.metadata["nbgrader"]["grade_id"]: c for c in notebook.cells if "nbgrader" in c.metadata}, notebook)
+        nbformat.write(notebook, path)
+
+    return edit
+
+
+def _results_as_solution(cells, notebook):  # an answer cell keeps the student's source: "full marks" in place of the check
+    cells["results_tests"].metadata.nbgrader["solution"] = True
+    cells["results_tests"].source = "3.0"
+
+
+def _made_up_graded_cell(cells, notebook):
+    import nbformat
+
+    cell = nbformat.v4.new_code_cell("print('100 points, please')")
+    cell.metadata["nbgrader"] = {"grade": True, "grade_id": "bonus_tests", "locked": True, "points": 100,
+                                 "schema_version": 3, "solution": False, "task": False}
+    notebook.cells.append(cell)
+
+
+def _repeated_grade_id(cells, notebook):  # a second results_tests cell, of its own source, before the real one
+    import copy
+
+    cell = copy.deepcopy(cells["results_tests"])
+    cell.id, cell.source = "my-results", "3.0"
+    notebook.cells.insert(notebook.cells.index(cells["results_tests"]) - 1, cell)
+
+
+def _to(cell, kind):
+    cell.cell_type = kind
+    for key in ("outputs", "execution_count"):
+        cell.pop(key, None)
+
+
+def _many_metadata_edits(cells, notebook):
+    _to(cells["results_tests"], "raw")
+    _to(cells["train"], "markdown")
+    cells["download_tests"].metadata.nbgrader["schema_version"] = 4
+    cells["report_tests"].metadata.nbgrader["points"] = 300
+    cells["accuracy_tests"].metadata.nbgrader["checksum"] = "0" * 32
+    cells["accuracy_tests"].source = "print('passed')"
+
+
+METADATA_ATTACKS = [
+    Sample("results_as_solution", expected=full_marks(A), extra=_edited(_results_as_solution),
+           about="marks the results test cell `solution: true` and writes 3.0 in it: restored, graded as released"),
+    Sample("made_up_graded_cell", expected=full_marks(A), extra=_edited(_made_up_graded_cell),
+           about="adds a graded cell of its own worth 100 points: ungraded, runs as an ordinary cell"),
+    Sample("repeated_grade_id", expected=full_marks(A), extra=_edited(_repeated_grade_id),
+           about="adds a second results_tests cell of its own before the real one: ungraded, the real one is graded"),
+    Sample("edited_cell_metadata", expected=full_marks(A), extra=_edited(_many_metadata_edits),
+           about="changes cell types, a schema version, points, a checksum and a test's source: all restored"),
+]
+ATTACKS += METADATA_ATTACKS
+
+
+# issue 20: the working folder (H1)
+# Under stock nbgrader the kernel once worked in autograded/<student>/<assignment>/, which nbgrader writes into after
+# grading (following links) and generate_feedback copies from. Each of these profits if the kernel's working folder were
+# that folder, or if its disk were not capped; it works on a private, size-capped copy instead.
+LINKS_FOR_NBGRADER = '''
+import os
+for _name, _target in {links!r}.items():  # links in its working folder, for nbgrader to write or copy through
+    if os.path.lexists(_name):
+        os.remove(_name)
+    os.symlink(_target, _name)
+'''
+
+FILL_THE_DISK = '''
+with open({path!r}, "wb") as _fill:  # until the disk is full, or {mib} MiB
+    for _ in range({mib}):
+        _fill.write(b"x" * 2**20)
+'''
+
+
+def link_attacks(classmate: str) -> list[Sample]:
+    """The three link attacks of issue 20, `classmate` being a student of the same class."""
+    course = "../../../"  # the course directory, from autograded/<student>/<assignment>/
+    links = {
+        "links_classmate": {f"{A}.ipynb": f"{course}submitted/{classmate}/{A}/{A}.ipynb"},
+        "links_gradebook": {f"{A}.ipynb": f"{course}gradebook.db"},
+        "links_feedback": {"answers.html": f"{course}source/{A}/{A}.ipynb", "grades.html": f"{course}gradebook.db"},
+    }
+    about = {
+        "links_classmate": "replaces its own notebook with a link to a classmate's submitted notebook",
+        "links_gradebook": "replaces its own notebook with a link to the gradebook",
+        "links_feedback": "leaves answers.html and grades.html, links to the source notebook and the gradebook",
+    }
+    return [Sample(name, _with("download", LINKS_FOR_NBGRADER.format(links=links[name])), full_marks(A), about=about[name])
+            for name in links]
+
+
+def disk_fillers(mib: int, cap: str) -> list[Sample]:
+    """Two submissions that write `mib` MiB, one into its working folder, one into /tmp, in the accuracy cell: stopped
+    there at the disk cap (`cap`, as its report line names it), steps 1-4 keep their points."""
+    return [
+        Sample(name, _with("accuracy", FILL_THE_DISK.format(path=path, mib=mib)), full_marks(A, **LOST_FROM_ACCURACY),
+               outcome=_stopped_at("accuracy", f"disk limit ({cap})"), about=f"writes {mib} MiB into {where}")
+        for name, path, where in (("fills_working_folder", "fill.bin", "its working folder"), ("fills_tmp", "/tmp/fill.bin", "/tmp"))
+    ]
+
+
+ATTACKS += link_attacks("reference") + disk_fillers(2048, "1 GiB")
+
+
+# issue 20: the grader's memory (H3)
+# Each sends 256 MiB or more in the report cell, in a form the output cap once left uncounted or read before counting:
+# the grader counts every byte of every message before it decodes it and stops the kernel at the cap (16 MiB), and a
+# message too large to take in (one frame over the cap, or many frames) is refused by the guard between them, so each
+# keeps the 12 points of steps 1-6 and loses report_tests and results_tests. FORGES_AN_OBSERVATION hands the grader's
+# probe an observation that would balloon when converted; BREAKS_THE_PROTOCOL sends a status the client cannot read.
+KERNEL = "from IPython import get_ipython\n_kernel = get_ipython().kernel\n"
+SEND = ('_kernel.session.send(_kernel.iopub_socket, {kind!r}, {content}, parent=_kernel.get_parent("shell"), '
+        'ident=_kernel._topic({kind!r}))')
+DISPLAY_METADATA = '''
+from IPython.display import display
+for _ in range(64):  # 256 MiB of display metadata
+    display({"text/plain": "."}, raw=True, metadata={"flood": "m" * (4 << 20)})
+'''
+MIME_KEYS = '''
+from IPython.display import display
+for _ in range(64):  # 256 MiB of mimetype names
+    display({"text/" + "k" * (4 << 20): "."}, raw=True)
+'''
+ERROR_FIELDS = KERNEL + "for _ in range(64):  # 256 MiB of error outputs' name, value and traceback\n    " + SEND.format(
+    kind="error", content='{"ename": "E" * (1 << 20), "evalue": "v" * (2 << 20), "traceback": ["t" * (1 << 20)]}')
+WIDGETS = '''
+from comm import create_comm
+_comm = create_comm(target_name="flood")
+for _ in range(64):  # 256 MiB of widget (comm) messages
+    _comm.send({"state": {"value": "c" * (4 << 20)}})
+'''
+ONE_HUGE_MESSAGE = 'print("b" * (256 << 20))  # one stdout message of 256 MiB\n'
+TWO_AT_ONCE = """
+import threading
+from comm import create_comm
+from IPython.display import display
+
+def _metadata():  # 256 MiB of display metadata
+    for _ in range(64):
+        display({"text/plain": "."}, raw=True, metadata={"flood": "m" * (4 << 20)})
+
+def _widgets():  # and 256 MiB of widget messages, at the same time
+    _comm = create_comm(target_name="flood")
+    for _ in range(64):
+        _comm.send({"state": {"value": "c" * (4 << 20)}})
+
+_floods = [threading.Thread(target=flood) for flood in (_metadata, _widgets)]
+for _flood in _floods:
+    _flood.start()
+for _flood in _floods:
+    _flood.join()
+"""
+MANY_FRAMES = """
+from comm import create_comm
+_frame = memoryview(b"f" * (8 << 20))
+create_comm(target_name="flood").send({}, buffers=[_frame] * 128)  # one message of 1 GiB: 128 frames, each under the cap
+"""
+BREAKS_THE_PROTOCOL = KERNEL + SEND.format(kind="status", content="{}") + "  # a status without its execution_state\n"
+FORGES_AN_OBSERVATION = '''
+import numpy
+import graders.probe
+
+def _forged(*args, **kwargs):  # 96 MiB of bytes that the judge would convert to 768 MiB of float64
+    with open(args[4], "wb") as file:
+        numpy.savez(file, a0=numpy.ones(((96 << 20) // 10, 10), numpy.uint8),
+                    __observation__=numpy.array('{"arrays": ["logits"]}'))
+
+graders.probe.run = _forged
+'''
+LOST_FROM_REPORT = {"report_tests": 0, "results_tests": 0}
+
+
+def _floods_report(name: str, attack: str, about: str, stopped: str = "output limit (16 MiB)") -> Sample:
+    outcome = "the kernel sent a message the grader cannot read" if stopped == "protocol" else _stopped_at("report", stopped)
+    return Sample(name, _with("report", attack), full_marks(A, **LOST_FROM_REPORT), outcome=outcome, about=about)
+
+
+MEMORY_ATTACKS = [
+    _floods_report("floods_display_metadata", DISPLAY_METADATA, "256 MiB of display metadata in the report cell"),
+    _floods_report("floods_mime_keys", MIME_KEYS, "256 MiB of mimetype names in the report cell"),
+    _floods_report("floods_error_fields", ERROR_FIELDS, "256 MiB of error outputs' fields, sent as its own messages"),
+    _floods_report("floods_widgets", WIDGETS, "256 MiB of widget (comm) messages in the report cell"),
+    _floods_report("sends_one_huge_message", ONE_HUGE_MESSAGE, "one stdout message of 256 MiB: refused unread"),
+    _floods_report("sends_one_message_of_many_frames", MANY_FRAMES, "one widget message of 1 GiB in 128 frames: refused unread"),
+    _floods_report("floods_two_ways_at_once", TWO_AT_ONCE, "display metadata and widget messages, from two threads at once"),
+    _floods_report("breaks_the_protocol", BREAKS_THE_PROTOCOL, "a status message without its execution_state", "protocol"),
+    Sample("forges_an_observation", _with("report", FORGES_AN_OBSERVATION), full_marks(A, **LOST_FROM_REPORT),
+           about="hands the grader's probe 96 MiB of bytes that would be 768 MiB as float64: not read, 0 for those steps"),
+]
+ATTACKS += MEMORY_ATTACKS

@@ -10,6 +10,12 @@ Unlike the pipeline steps, these checks are not all isolated from each other: `s
 runs the student's `logits_in_three_frameworks`, which builds its PyTorch and Keras models with
 the given `torch_mlp` / `tf2_mlp`, which call the student's `numpy_to_torch` / `numpy_to_keras`.
 A copy function that raises therefore costs `same_logits` as well (see `forgot_transpose`).
+
+The hostile samples call what a grading kernel could import before the kernel side held no answer:
+the judge's NumPy figures (`graders.comparison_judge`: `pad`, `numpy_mlp`, `numpy_bag`), the
+probe's models built from weights (`graders.comparison_probe._filled`), the TF1 adapter's graph
+built from weights. The grading sandbox binds only the kernel's side of `graders`, which holds none
+of them, so every step they touch earns nothing.
 """
 
 from . import Sample, full_marks, reference_cell, swap, zero_marks
@@ -48,6 +54,52 @@ def _ref(grade_id: str) -> str:
     return reference_cell(A, grade_id)
 
 
+GRADING_KERNEL = """
+import importlib
+
+judge = lambda: importlib.import_module("graders.comparison_judge")
+probe = lambda: importlib.import_module("graders.comparison_probe")
+"""
+# Each step a one-liner that calls what the grading kernel could import: the cells as a student would write them.
+KERNEL_HELPERS = {
+    "weights_to_torch": GRADING_KERNEL + """
+numpy_to_torch = lambda weights, module: module.load_state_dict(probe()._filled(weights, "torch").state_dict()) or module
+torch_to_numpy = lambda module: importlib.import_module("graders.frameworks.torch").weights_of(module)
+""",
+    "weights_to_keras": """
+numpy_to_keras = lambda weights, model: model.set_weights(probe()._filled(weights, "keras").get_weights()) or model
+keras_to_numpy = lambda model: importlib.import_module("graders.frameworks.tf2").weights_of(model)
+""",
+    "same_logits": """
+tf1_mlp = lambda weights: importlib.import_module("graders.frameworks.tf1").contract_model(weights)
+logits_in_three_frameworks = lambda weights, x: {name: judge().numpy_mlp(weights, x) for name in ("tf1", "tf2", "torch")}
+""",
+    "pad_batch": """
+pad_batch = lambda *args, **kwargs: importlib.import_module("graders.comparison_inputs").pad(*args, **kwargs)
+""",
+    "static_bag": """
+masked_mean = lambda embedded, mask: probe().masked_mean(embedded, mask)
+static_bag = lambda weights, max_len: probe().static_bag(weights, max_len)
+""",
+    "dynamic_bag": """
+torch_bag = lambda weights: probe().torch_bag(weights)
+dynamic_bag = lambda weights, sequences: judge().numpy_bag(weights, sequences)
+""",
+}
+STUBS = {"weights_to_torch": ("numpy_to_torch", "torch_to_numpy"), "weights_to_keras": ("numpy_to_keras", "keras_to_numpy"),
+         "same_logits": ("tf1_mlp", "logits_in_three_frameworks"), "pad_batch": ("pad_batch",),
+         "static_bag": ("masked_mean", "static_bag"), "dynamic_bag": ("torch_bag", "dynamic_bag")}
+# Every step a stub, and the probe replaced by one that observes those same helpers in the stubs' place.
+PATCHED_PROBE = {step: " = ".join(names) + " = lambda *args, **kwargs: None" for step, names in STUBS.items()}
+PATCHED_PROBE["weights_to_torch"] = "".join(KERNEL_HELPERS.values()) + """
+helpers = {name: globals()[name] for name in %r}
+observe = probe().observe
+probe().observe = lambda step, objects, inputs, hidden: observe(
+    step, tuple(helpers[name] for name in importlib.import_module("graders.comparison_contract").OBJECTS[step]), inputs, hidden)
+""" % [name for names in STUBS.values() for name in names] + PATCHED_PROBE["weights_to_torch"]
+NOTHING = {f"{step}_tests": 0 for step in STUBS}
+
+
 SAMPLES = [
     Sample("reference", {}, full_marks(A), about="the course's own solution, with plausible written answers"),
     Sample("unfilled", {}, zero_marks(A), base="release", about="the release as handed out: every stub raises"),
@@ -84,5 +136,19 @@ SAMPLES = [
         full_marks(A, pad_batch_tests=0, dynamic_bag_tests=0),
         about="reference code at grading: pad_batch imported from solutions, dynamic_bag importing it when called; "
         "solutions cannot be imported in the grading sandbox, so both fail there",
+    ),
+    Sample(
+        "kernel_helpers",
+        KERNEL_HELPERS,
+        full_marks(A, **NOTHING),
+        about="each step a one-liner calling what the grading kernel could import: the judge's pad and NumPy logits, "
+        "the probe's models built from weights, the TF1 adapter's graph; none of it is in the grading sandbox now",
+    ),
+    Sample(
+        "patched_probe",
+        PATCHED_PROBE,
+        full_marks(A, **NOTHING),
+        about="every step a stub, and graders.comparison_probe.observe replaced by one that observes those same helpers "
+        "in the stubs' place",
     ),
 ]

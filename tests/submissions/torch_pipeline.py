@@ -16,6 +16,7 @@ the attacks on the grader itself are in `attacks.py` and graded with this bank.
 """
 
 from . import Sample, full_marks, reference_cell, swap, zero_marks
+from .answers import ANSWER_HUNTS
 from .attacks import ATTACKS
 
 A = "torch_pipeline"
@@ -478,11 +479,8 @@ SAMPLES = [
         outcome=f"the kernel died in cell accuracy (exit code 1) of {A}.ipynb",
         about="os._exit(1) in the accuracy cell: the kernel dies mid-notebook; steps 1-4 were checked before",
     ),
-    # KNOWN HOLE, recorded as it is: nbgrader restores the test cells' source, not the kernel's
-    # namespace, and the test cells (hidden part included) call the notebook's global `check`. A
-    # do-nothing `check` defined in any solution cell earns every step's points without a line of
-    # the pipeline (13 of 16 here; results_tests fails only because _C lacks public_results; with
-    # `score_results = lambda *a, **k: 3.0` it would be 16 of 16).
+    # A do-nothing `check` defined in a solution cell: the hidden tests are decided in the grading process, which
+    # never calls the notebook's `check`, so the stubs earn nothing; the download is the reference's (1 point).
     Sample(
         "cheat_check",
         {"download": _ref("download") + "\n\n" + CHEAT},
@@ -491,4 +489,5 @@ SAMPLES = [
         about="unfilled stubs plus `check` replaced by a do-nothing object: the hidden tests import their own",
     ),
     *ATTACKS,
+    *ANSWER_HUNTS,
 ]

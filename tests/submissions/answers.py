@@ -1,0 +1,245 @@
+"""Submissions of `torch_pipeline` that look for answers in the grading kernel instead of writing them (issue 19).
+
+The grading kernel holds no answer: of the course's code it sees only the kernel's side of the checks
+(`graders.runner.sandbox.KERNEL_SIDE`: call the student's function, convert, load what the grader
+hands in), the course's data without the held-out images, and the framework's own loaders. Each sample
+below is written to profit if that were not so, and must earn exactly what its own code earns.
+tests/test_kernel_answers.py runs the controls: the same code where the answers are within reach.
+"""
+
+from __future__ import annotations
+
+from . import Sample, full_marks, reference_cell, zero_marks
+
+A = "torch_pipeline"
+
+# Whatever the kernel can import, tried in turn: the course's own steps as they stood before, and what the
+# trusted side holds (the judge's preprocessing, the contract model's builder, the model files).
+FIND = '''
+import importlib, tempfile
+
+def _found(*paths):
+    """The first of `paths` ("module:name") that this kernel can import, else None."""
+    for path in paths:
+        module, _, name = path.partition(":")
+        try:
+            return getattr(importlib.import_module(module), name)
+        except Exception:
+            pass
+    return None
+'''
+
+CALLS_WHAT_THE_KERNEL_IMPORTS = {
+    "download": FIND + '''
+def download(name="digits"):
+    return _found("course.data:load_dataset")(name)
+''',
+    "load_and_preprocess": '''
+def load_and_preprocess(raw, batch_size=64, validation_size=0.1, seed=0):
+    split, batches = _found("graders.judge:contract_split"), _found("graders.frameworks.torch:contract_batches")
+    return Splits(*(batches(*split(raw, validation_size, seed)[n], batch_size, n == "train", seed) for n in ("train", "validation", "test")))
+''',
+    "build_model": '''
+class MLP:
+    pass
+
+
+def build_model(input_dim, num_classes=10, hidden_units=128, seed=0):
+    weights = _found("graders.checks.network:initial_weights")(input_dim, hidden_units, num_classes, seed)
+    saved = _found("graders.model_files:model_files")("torch", weights)
+    path = tempfile.mkdtemp() + "/model.pt"
+    open(path, "wb").write(saved.files["model.pt"])
+    return torch.load(path, weights_only=False)
+''',
+    "make_loss_and_optimizer": '''
+def make_loss_and_optimizer(model, learning_rate=1e-3):
+    return _found("graders.frameworks.torch:course_training")(model, learning_rate)
+''',
+    "accuracy": '''
+def accuracy(logits, labels):
+    return _found("graders.frameworks.torch:course_accuracy", "graders.probe:course_accuracy")(logits, labels)
+''',
+    "train": '''
+def train(model, loss, optimizer, batches, epochs=10):
+    return _found("graders.frameworks.torch:course_train")(model, loss, optimizer, batches, epochs)
+''',
+    "report": '''
+def report(model, splits):
+    weights = {n: p.detach().numpy().T for n, p in (("hidden/kernel", model.hidden.weight), ("logits/kernel", model.logits.weight))}
+    weights |= {"hidden/bias": model.hidden.bias.detach().numpy(), "logits/bias": model.logits.bias.detach().numpy()}
+    score = _found("graders.checks.network:accuracy")
+    whole = lambda batches: [torch.cat(part).numpy() for part in zip(*batches)]
+    return {"train_accuracy": score(weights, *whole(splits.train)), "test_accuracy": score(weights, *whole(splits.test))}
+''',
+}
+
+# The probe the grader runs in the kernel replaced by one that hands back what the kernel can compute without the
+# student's code: the course's data for the download, the trusted side's figures where it can import them.
+FORGE_WITH_A_PATCHED_PROBE = '''
+import graders.observation, graders.probe
+from course.data import load_dataset
+
+def _forged(kind, step, names, inputs_path, output_path, hidden=True):
+    observation = graders.observation.Observation()
+    if step == "download":
+        observation.values.update(zip(("x_train", "y_train", "x_test", "y_test"), tuple(load_dataset("digits"))))
+    else:
+        try:  # the grader's own inputs and figures, if the kernel could reach them
+            from graders.judge import Case
+            observation.values.update(Case(kind).inputs(step, hidden))
+        except Exception:
+            pass
+    graders.observation.write(output_path, observation)
+
+graders.probe.run = _forged
+'''
+
+# A thread that replaces every observation file the grader makes with a forged one, claiming the course's data.
+PLANT_OBSERVATIONS = '''
+import os, threading, time
+import graders.observation
+from course.data import load_dataset
+
+def _plant():
+    forged = graders.observation.Observation()
+    forged.values.update(zip(("x_train", "y_train", "x_test", "y_test"), tuple(load_dataset("digits"))))
+    done = set()
+    for _ in range(200000):
+        for name in os.listdir("."):
+            if name.startswith(".grader-out-") and name not in done:
+                done.add(name)
+                try:
+                    os.unlink(name)
+                    graders.observation.write(name, forged)
+                except OSError:
+                    pass
+        time.sleep(0.001)
+
+threading.Thread(target=_plant, daemon=True).start()
+'''
+
+# One step of training only (train's check fails, and the model is poor), then the model's forward shows a result
+# with a display id and a thread keeps updating that display to 3.0: the old way to rewrite the results' points.
+UPDATE_THE_RESULTS_DISPLAY = '''
+import threading, time
+from IPython.display import display, update_display
+
+def train(model, loss, optimizer, batches, epochs=10):
+    x, y = next(iter(batches))
+    optimizer.zero_grad()
+    value = loss(model(x), y)
+    value.backward()
+    optimizer.step()
+    forward = model.forward
+
+    def shown(inputs):
+        display({"text/plain": "3.0"}, raw=True, display_id="results-points")
+        return forward(inputs)
+
+    model.forward = shown
+
+    def keep_updating():
+        for _ in range(20000):
+            try:
+                update_display({"text/plain": "3.0"}, raw=True, display_id="results-points")
+            except Exception:
+                pass
+            time.sleep(0.005)
+
+    threading.Thread(target=keep_updating, daemon=True).start()
+    return [value.item()]
+'''
+
+# The trained model's forward replaced by a lookup of the held-out labels wherever the kernel might find them: the
+# course's own held-out split (as it stood before), the grader's, the public digits by exact match.
+LOOK_UP_THE_LABELS = '''
+import importlib, numpy as np
+
+def _labels_of(images):
+    """The label of each image (flattened, preprocessed as the contract says), where it can be found; else -1."""
+    found = np.full(len(images), -1)
+    tables = []
+    for path in ("course.data:load_holdout", "graders.holdout:holdout"):
+        module, _, name = path.partition(":")
+        try:
+            x, y = getattr(importlib.import_module(module), name)("digits")
+            tables.append((np.asarray(x), np.asarray(y)))
+        except Exception:
+            pass
+    try:
+        from sklearn.datasets import load_digits
+        digits = load_digits()
+        tables.append((digits.images, digits.target))
+    except Exception:
+        pass
+    for x, y in tables:
+        index = {(np.asarray(image, np.float32).reshape(-1) / 16.0).tobytes(): label for image, label in zip(x, y)}
+        for row, image in enumerate(np.asarray(images, np.float32)):
+            found[row] = index.get(image.tobytes(), found[row])
+    return found
+
+
+def report(model, splits):
+    own = model.__dict__.setdefault("own_forward", model.forward)
+
+    def looked_up(inputs):
+        labels = _labels_of(inputs.cpu().numpy())
+        if (labels < 0).all():
+            return torch.zeros(len(inputs), 10)
+        return torch.nn.functional.one_hot(torch.from_numpy(np.maximum(labels, 0)), 10).float() * 10
+    model.forward = own
+    result = _report(model, splits)
+    model.forward = looked_up  # from now on, for the results cell
+    return result
+'''
+
+
+def _stubs() -> dict[str, str]:
+    from .attacks import STUBS
+
+    return dict(STUBS)
+
+
+def _reference(grade_id: str) -> str:
+    return reference_cell(A, grade_id)
+
+
+ANSWER_HUNTS = [
+    Sample(
+        "calls_what_the_kernel_imports",
+        CALLS_WHAT_THE_KERNEL_IMPORTS,
+        full_marks(A, load_and_preprocess_tests=0, build_model_tests=0, accuracy_tests=0, train_tests=0,
+                   report_tests=0, results_tests=0),
+        about="every step a one-liner calling what the grading kernel imports: earns the download and the loss "
+        "and optimizer (one library call each), nothing else",
+    ),
+    Sample(
+        "forges_with_a_patched_probe",
+        _stubs() | {"download": FORGE_WITH_A_PATCHED_PROBE + "\n" + _stubs()["download"]},
+        full_marks(A, **{gid: 0 for gid in ("load_and_preprocess_tests", "build_model_tests", "make_loss_and_optimizer_tests",
+                                            "accuracy_tests", "train_tests", "report_tests", "results_tests")}),
+        about="stubs, and the grader's probe replaced by one that forges observations: the course's data for the "
+        "download (1 point), the grader's figures elsewhere, which the kernel cannot reach",
+    ),
+    Sample(
+        "plants_observations",
+        _stubs() | {"download": PLANT_OBSERVATIONS + "\n" + _stubs()["download"]},
+        zero_marks(A),
+        about="stubs, and a thread that replaces each observation file the grader makes with a forged one: the "
+        "grader reads the file it made, never the one put in its place",
+    ),
+    Sample(
+        "updates_the_results_display",
+        {"train": UPDATE_THE_RESULTS_DISPLAY},
+        full_marks(A, train_tests=0, results_tests=0),
+        about="trains one step, then its model shows 3.0 with a display id and a thread updates that display: the "
+        "results cell's points stay what its logits earn",
+    ),
+    Sample(
+        "looks_up_the_labels",
+        {"report": LOOK_UP_THE_LABELS + "\n\n" + _reference("report").replace("def report(", "def _report(")},
+        full_marks(A, results_tests=0),
+        about="its report swaps the trained model's forward for a lookup of the held-out labels (the course's, the "
+        "grader's, the public digits): none is found, and its logits earn nothing",
+    ),
+]

@@ -1,0 +1,147 @@
+"""The grading process's memory is bounded by the grader, not by the submission (issue 20).
+
+A class of hostile `torch_pipeline` submissions (`submissions.attacks.MEMORY_ATTACKS`: 256 MiB of display
+metadata, of mimetype names, of error fields, of widget messages, one stdout message of 256 MiB, one
+widget message of 1 GiB in 128 frames, two floods at once, a forged observation, a message the client
+cannot read) and one honest classmate, graded for real
+by ``python -m graders autograde`` and by stock ``nbgrader autograde``, each in a subprocess. The grading
+process's own peak memory (its `ru_maxrss`, its kernels not included) must stay under 1 GiB, and every
+student must score exactly what the bank says: each attack keeps the 12 points earned before its report cell.
+
+The controls show that the measurement can fail: the metadata flood graded with the counting switched off
+(`SandboxedExecute._received`, the one function that counts, patched to read every message) keeps 16 points
+and takes the grading process past 1 GiB; the message of many frames graded without the guard between the
+client and the kernel (`wire.Guard` replaced by the kernel's own sockets) is still refused, but only once
+the grading process holds all of it, past 1 GiB. Observations are checked on forged files, each read with
+and without the budget.
+"""
+
+from __future__ import annotations
+
+import io
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import numpy as np
+import pytest
+
+from graders import observation
+from graders.author import build
+from graders.runner import batch
+from graders.runner.sandbox import GiB
+from submissions import Sample, new_course
+from submissions.attacks import A, MEMORY_ATTACKS
+
+pytestmark = pytest.mark.slow
+
+HONEST = Sample("honest", about="the reference's answers: full marks")
+MEASURED = '''
+import atexit, resource, runpy, sys
+peak_file, patch, module = sys.argv[1:4]
+atexit.register(lambda: open(peak_file, "w").write(str(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)))
+exec(patch)
+sys.argv = [module, *sys.argv[4:]]
+runpy.run_module(module, run_name="__main__", alter_sys=True)
+'''
+UNCOUNTED = "from graders.runner.execute import SandboxedExecute\nSandboxedExecute._received = lambda self, size: True"
+UNGUARDED = """
+from graders.runner import wire
+
+class Direct:  # the kernel's own sockets, no guard between
+    def __init__(self, kernel_urls, max_frame_bytes):
+        self.urls = kernel_urls
+
+    def ended(self):
+        return False
+
+    def close(self):
+        pass
+
+wire.Guard = Direct
+"""
+
+
+def a_class(root: Path, bank: list[Sample]) -> Path:
+    course = new_course(root / "course", A)
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("NBGRADER_EXCHANGE", str(root / "exchange"))
+        build.release(A, course_root=course)
+    for sample in bank:
+        sample.submit(course, A)
+    return course
+
+
+@pytest.fixture(scope="module")
+def course(tmp_path_factory) -> Path:
+    return a_class(tmp_path_factory.mktemp("memory"), [HONEST, *MEMORY_ATTACKS])
+
+
+def graded(course: Path, module: str, *arguments: str, patch: str = "") -> tuple[int, subprocess.CompletedProcess]:
+    """Run ``python -m module arguments`` in `course` as a grading subprocess; (its own peak bytes, the process)."""
+    peak = course / f"peak-{module}"
+    done = subprocess.run(
+        [sys.executable, "-c", MEASURED, str(peak), patch, module, *arguments],
+        cwd=course, env=build.nbgrader_env() | {"NBGRADER_EXCHANGE": str(course.parent / "exchange")},
+        capture_output=True, text=True, timeout=1200,
+    )
+    assert peak.is_file(), f"the grading process ended before it measured itself:\n{done.stdout}\n{done.stderr}"
+    return int(peak.read_text()), done
+
+
+def assert_scores(course: Path, bank: list[Sample]) -> None:
+    found = batch.scores(course, A)
+    for sample in bank:
+        earned = {grade_id: score for grade_id, (score, _) in found.get(sample.name, {}).items()}
+        expected = {grade_id: points for grade_id, points in sample.expected.items() if points is not None}
+        assert {g: earned.get(g) for g in expected} == expected, f"{sample.name} ({sample.about}) scored {earned}"
+
+
+def test_our_runner_holds_the_class_in_under_a_gibibyte(course):
+    peak, done = graded(course, "graders", "autograde", A, "--root", str(course))
+    assert done.returncode == 0, done.stdout + done.stderr
+    lines = {line.split()[0]: line for line in done.stdout.splitlines() if "/" in line}
+    for sample in [HONEST, *MEMORY_ATTACKS]:
+        assert sample.outcome in lines[sample.name], f"{sample.name}: expected {sample.outcome!r} in {lines[sample.name]!r}"
+    assert_scores(course, [HONEST, *MEMORY_ATTACKS])
+    assert peak < GiB, f"python -m graders autograde peaked at {peak / GiB:.2f} GiB"
+
+
+def test_stock_nbgrader_holds_the_class_in_under_a_gibibyte(course):
+    peak, done = graded(course, "nbgrader", "autograde", A, "--force")
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    for sample in [HONEST, *MEMORY_ATTACKS]:
+        notebook = course / "autograded" / sample.name / A / f"{A}.ipynb"
+        notes = "; ".join(["graded", *batch.notes({A: nbformat.read(notebook, as_version=4)})])
+        assert sample.outcome in notes, f"{sample.name}: expected {sample.outcome!r} in {notes!r}"
+    assert_scores(course, [HONEST, *MEMORY_ATTACKS])
+    assert peak < GiB, f"nbgrader autograde peaked at {peak / GiB:.2f} GiB"
+
+
+@pytest.mark.parametrize("name, patch, points", [
+    ("floods_display_metadata", UNCOUNTED, 16),  # uncounted, the flood runs to its end
+    ("sends_one_message_of_many_frames", UNGUARDED, 12),  # counted, but only once the grader holds it whole
+], ids=["uncounted", "unguarded"])
+def test_control_without_the_protection_the_grader_passes_a_gibibyte(name, patch, points, tmp_path):
+    flood = next(sample for sample in MEMORY_ATTACKS if sample.name == name)
+    course = a_class(tmp_path, [flood])
+    peak, done = graded(course, "graders", "autograde", A, "--root", str(course), patch=patch)
+    assert done.returncode == 0, done.stdout + done.stderr
+    earned = sum(score for score, _ in batch.scores(course, A)[flood.name].values())
+    assert earned == points, f"without the protection, {name} should have scored {points}; it scored {earned}"
+    assert peak > GiB, f"without the protection, {name} should have taken the grader past 1 GiB; it peaked at {peak / GiB:.2f}"
+
+
+@pytest.mark.parametrize("array", [
+    np.ones(((96 << 20) // 10, 10), np.uint8),  # 96 MiB that the judge would hold as 768 MiB of float64
+    np.zeros(4, complex),  # wider than float64
+    np.zeros(4, [("x", np.float64), ("y", np.int8)]),  # records
+], ids=["uint8 as float64", "complex", "records"])
+def test_an_observation_is_read_within_its_budget(array, monkeypatch):
+    forged = io.BytesIO()
+    np.savez(forged, a0=array, **{observation.JSON_KEY: np.array('{"arrays": ["logits"]}')})
+    with pytest.raises(observation.ObservationError, match="not numbers or text|as float64 hold more than"):
+        observation.from_bytes(forged.getvalue())
+    monkeypatch.setattr(observation, "within_budget", lambda members: None)  # the control: the budget off
+    assert observation.from_bytes(forged.getvalue()).values["logits"].shape == array.shape

@@ -1,0 +1,88 @@
+"""The grading kernel holds no answers (issue 19): what it can import or read of the course, and controls.
+
+The sandbox shows the kernel the kernel's side of the checks only (`graders.runner.sandbox.KERNEL_SIDE`).
+Each test runs the same code twice: in the grading kernel, where the answers must be out of reach, and as a
+control where they are within reach (the same kernel without the sandbox's isolation, as
+``--unsafe-no-sandbox`` grades), so that the test fails if the protection is a no-op.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from graders.runner import batch, sandbox
+from graders.runner.sandbox import KERNEL_SIDE, problems
+from graders.author import build
+from submissions import new_course
+from submissions.answers import ANSWER_HUNTS
+from test_sandbox import run, text
+
+pytestmark = pytest.mark.slow
+
+TRUSTED = ("graders.judge", "graders.comparison_judge", "graders.references", "graders.holdout", "graders.model_files",
+           "graders.inputs", "graders.comparison_inputs",
+           "graders.checks.network", "graders.runner", "graders.author", "graders.review", "solutions")
+VIEW = f"""
+import importlib, json, os, graders
+found = {{}}
+for name in {list(TRUSTED)!r}:
+    try:
+        importlib.import_module(name)
+        found[name] = True
+    except Exception:
+        found[name] = False
+folder = graders.__path__[0]
+listing = sorted(os.path.relpath(os.path.join(d, f), folder) for d, _, files in os.walk(folder) for f in files)
+print(json.dumps({{"imported": found, "files": listing}}))
+"""
+
+
+@pytest.fixture(scope="module", autouse=True)
+def sandbox_works():
+    assert not problems(), f"the grading sandbox cannot run here: {problems()}"
+
+
+def view(tmp_path: Path, **provisioner) -> dict:
+    notebook = run([VIEW], tmp_path / "work", **provisioner)
+    return json.loads(text(notebook.cells[0]).splitlines()[-1])
+
+
+def without_isolation(monkeypatch) -> None:
+    """The control: bubblewrap reported missing, so that the kernel runs unisolated (with ``unsafe_no_sandbox``)."""
+    monkeypatch.setattr(sandbox, "problems", lambda: {"isolation": "switched off for a control run"})
+
+
+def test_the_kernel_sees_the_kernel_side_of_graders_only(tmp_path, monkeypatch):
+    seen = view(tmp_path / "sandboxed")
+    assert not any(seen["imported"].values()), seen["imported"]
+    allowed = {name for name in KERNEL_SIDE if name.endswith(".py")}
+    sources = {name for name in seen["files"] if name.endswith(".py")}
+    assert sources and sources <= allowed | {f"frameworks/{n}" for n in os.listdir("graders/frameworks") if n.endswith(".py")}, sources
+    compiled = {name.split("/")[-1].split(".")[0] for name in seen["files"] if name.endswith(".pyc")}
+    assert not compiled & {"judge", "comparison_judge", "inputs", "comparison_inputs", "holdout", "model_files", "network", "references", "cli"}, compiled
+    # the control: the same kernel without the sandbox's isolation reaches the trusted side
+    without_isolation(monkeypatch)
+    control = view(tmp_path / "control", unsafe_no_sandbox=True)
+    assert control["imported"]["graders.judge"] and control["imported"]["graders.checks.network"], control["imported"]
+
+
+def test_stubs_that_call_what_the_kernel_imports_earn_only_one_library_calls(tmp_path, monkeypatch):
+    """The bank's sample, graded in the sandbox and, as a control, without its isolation: there it reaches the judge's
+    preprocessing and the model builder and earns more."""
+    sample = next(s for s in ANSWER_HUNTS if s.name == "calls_what_the_kernel_imports")
+    earned = {}
+    for route, unsafe in (("sandboxed", False), ("control", True)):
+        course = new_course(tmp_path / route / "course", "torch_pipeline")
+        monkeypatch.setenv("NBGRADER_EXCHANGE", str(tmp_path / route / "exchange"))
+        build.release("torch_pipeline", course_root=course)
+        sample.submit(course, "torch_pipeline")
+        if unsafe:
+            without_isolation(monkeypatch)
+        batch.autograde(course, "torch_pipeline", [sample.name], jobs=1, unsafe_no_sandbox=unsafe)
+        earned[route] = {gid: score for gid, (score, _) in batch.scores(course, "torch_pipeline")[sample.name].items()}
+    assert earned["sandboxed"] == {gid: float(points) for gid, points in sample.expected.items()}, earned["sandboxed"]
+    assert earned["control"]["load_and_preprocess_tests"] == 3 and earned["control"]["build_model_tests"] == 2, earned["control"]
