@@ -37,10 +37,13 @@ from submissions.attacks import A, MEMORY_ATTACKS
 pytestmark = pytest.mark.slow
 
 HONEST = Sample("honest", about="the reference's answers: full marks")
+# The process's own peak: VmHWM of its memory since its exec (ru_maxrss would count the forking parent's size too).
 MEASURED = '''
-import atexit, resource, runpy, sys
+import atexit, runpy, sys
 peak_file, patch, module = sys.argv[1:4]
-atexit.register(lambda: open(peak_file, "w").write(str(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)))
+def peak():
+    return next(int(line.split()[1]) * 1024 for line in open("/proc/self/status") if line.startswith("VmHWM:"))
+atexit.register(lambda: open(peak_file, "w").write(str(peak())))
 exec(patch)
 sys.argv = [module, *sys.argv[4:]]
 runpy.run_module(module, run_name="__main__", alter_sys=True)
@@ -120,7 +123,7 @@ def test_stock_nbgrader_holds_the_class_in_under_a_gibibyte(course):
 
 
 @pytest.mark.parametrize("name, patch, points", [
-    ("floods_display_metadata", UNCOUNTED, 16),  # uncounted, the flood runs to its end
+    ("floods_display_metadata", UNCOUNTED + UNGUARDED, 16),  # uncounted, nor relayed: the flood runs to its end
     ("sends_one_message_of_many_frames", UNGUARDED, 12),  # counted, but only once the grader holds it whole
 ], ids=["uncounted", "unguarded"])
 def test_control_without_the_protection_the_grader_passes_a_gibibyte(name, patch, points, tmp_path):

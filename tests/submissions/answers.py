@@ -36,7 +36,8 @@ def download(name="digits"):
 ''',
     "load_and_preprocess": '''
 def load_and_preprocess(raw, batch_size=64, validation_size=0.1, seed=0):
-    split, batches = _found("graders.judge:contract_split"), _found("graders.frameworks.torch:contract_batches")
+    split = _found("graders.inputs:contract_split", "graders.judge:contract_split")
+    batches = _found("graders.frameworks.torch:contract_batches")
     return Splits(*(batches(*split(raw, validation_size, seed)[n], batch_size, n == "train", seed) for n in ("train", "validation", "test")))
 ''',
     "build_model": '''

@@ -9,6 +9,13 @@ process it starts carries `MARKER` on its command line), and the batch keeps its
 The attacks look for the course where stock nbgrader runs a submission (the course directory
 is three folders up: ``autograded/<student>/<assignment>/``) and anywhere above the working
 folder, which is where a student who read the README would look.
+
+`ATTACKS` is graded with the whole torch bank (tests/test_autograde.py). The attacks of issue 20
+(`METADATA_ATTACKS`, `link_attacks`, `disk_fillers`, `MEMORY_ATTACKS`) are graded in classes of their
+own, with honest classmates, through our runner, stock nbgrader and formgrader's route, each with a
+control run where its protection is off (tests/test_every_student.py, test_working_folder.py,
+test_grader_memory.py): they are costly (100,000 files, gibibytes written or sent), so they are not
+graded twice more in the bank.
 """
 
 from __future__ import annotations
@@ -293,7 +300,7 @@ METADATA_ATTACKS = [
     Sample("edited_cell_metadata", expected=full_marks(A), extra=_edited(_many_metadata_edits),
            about="changes cell types, a schema version, points, a checksum and a test's source: all restored"),
 ]
-ATTACKS += METADATA_ATTACKS
+# Graded in a class of their own through every route (tests/test_every_student.py), with a submission of 100,000 files.
 
 
 # issue 20: the working folder (H1)
@@ -342,7 +349,7 @@ def disk_fillers(mib: int, cap: str) -> list[Sample]:
     ]
 
 
-ATTACKS += link_attacks("reference") + disk_fillers(2048, "1 GiB")
+# Graded in a class of their own through every route, with controls (tests/test_working_folder.py).
 
 
 # issue 20: the grader's memory (H3)
@@ -430,4 +437,4 @@ MEMORY_ATTACKS = [
     Sample("forges_an_observation", _with("report", FORGES_AN_OBSERVATION), full_marks(A, **LOST_FROM_REPORT),
            about="hands the grader's probe 96 MiB of bytes that would be 768 MiB as float64: not read, 0 for those steps"),
 ]
-ATTACKS += MEMORY_ATTACKS
+# Graded in a class of their own through every route, each route's peak memory measured (tests/test_grader_memory.py).
