@@ -334,7 +334,7 @@ def submit_torch_pipeline(course: Course, student: str, tmp_path: Path) -> None:
 
     panel = assignments_panel(page)
     assignment_row(panel, "fetched", TORCH).get_by_role("button", name="Submit").click()
-    expect(assignment_row(panel, "submitted", TORCH)).to_be_visible()
+    expect(assignment_row(panel, "submitted", TORCH)).to_be_visible(timeout=TIMEOUT_MS)
     shot(page, tmp_path, f"{student}-3-submitted")
 
 
@@ -444,7 +444,7 @@ def test_a_student_is_kept_out_of_the_course_and_the_other_students_work(course,
 
     page = course.page(UNSHUFFLING, f"/user/{UNSHUFFLING}/lab/tree/probe.ipynb")
     panel = page.locator(".jp-NotebookPanel:not(.lm-mod-hidden)")
-    expect(page.locator(".jp-StatusBar-Widget", has_text="Python 3 (ipykernel) | Idle")).to_be_visible()  # connected
+    expect(page.locator(".jp-StatusBar-Widget", has_text="Python 3 (ipykernel) | Idle")).to_be_visible(timeout=120_000)  # connected, the kernel started
     observed = run_probe(page, panel)
     shot(page, tmp_path, "2-separated")
     assert len(observed) == 7, observed
@@ -481,7 +481,7 @@ def test_each_student_fetches_their_own_feedback(course, tmp_path):
         panel = assignments_panel(page)
         row = assignment_row(panel, "submitted", TORCH)
         row.get_by_role("button", name="Fetch Feedback").click()
-        expect(row.locator(".nested_list_item a", has_text="view feedback")).to_be_visible()
+        expect(row.locator(".nested_list_item a", has_text="view feedback")).to_be_visible(timeout=TIMEOUT_MS)
         shot(page, tmp_path, f"{student}-feedback-fetched")
         pages = list((course.layout.home(student) / TORCH / "feedback").glob(f"*/{TORCH}.html"))
         assert len(pages) == 1, pages  # their own submission's feedback, no one else's
