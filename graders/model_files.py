@@ -25,9 +25,9 @@ from pathlib import Path
 
 import numpy as np
 
+from graders.checks.network import WEIGHT_NAMES
 from graders.observation import arrays_to_bytes
 
-WEIGHT_NAMES = ("hidden/kernel", "hidden/bias", "logits/kernel", "logits/bias")
 #: What each framework's loader takes: the file, or TF1's checkpoint prefix.
 ENTRY = {"torch": "model.pt", "tf2": "model.keras", "tf1": "model"}
 LIBRARY = {"torch": "torch", "tf2": "tensorflow", "tf1": "tensorflow"}

@@ -107,6 +107,33 @@ def failure_outputs(failures: list[CheckFailed]) -> list[NotebookNode]:
     ]
 
 
+class GraderFiles:
+    """Files the grader puts into the kernel's working folder, each created anew (never through a link, never over a file
+    that is there: `write_new`, `create_new`) and all removed when the `with` block ends."""
+
+    def __init__(self, folder: str):
+        self.folder, self.names = folder, []
+
+    def __enter__(self) -> GraderFiles:
+        self.directory = os.open(self.folder, os.O_RDONLY | os.O_DIRECTORY)
+        return self
+
+    def write(self, name: str, data: bytes) -> None:
+        self.names.append(name)
+        write_new(self.directory, name, data)
+
+    def create(self, name: str) -> int:
+        """The empty file `name` for the kernel to write into; the descriptor the grader reads it through."""
+        self.names.append(name)
+        return create_new(self.directory, name)
+
+    def __exit__(self, *exc) -> None:
+        for name in self.names:
+            with contextlib.suppress(OSError):
+                os.unlink(name, dir_fd=self.directory)
+        os.close(self.directory)
+
+
 def judge_cell(run_cell, call: HiddenCall, cell: NotebookNode, index: int, resources: dict) -> bool:
     """Decide the hidden test `cell` here: probe in the kernel (through `run_cell`, the executor's), judge here; whether
     it passed.
@@ -121,17 +148,10 @@ def judge_cell(run_cell, call: HiddenCall, cell: NotebookNode, index: int, resou
     inputs = case.inputs(call.step, hidden=True)
     token = secrets.token_hex(8)
     names = (f".grader-in-{token}.npz", f".grader-out-{token}.npz")
-    prefix = f".grader-{token}-"
-    directory = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
-    written = list(names)
-    try:
-        def write(name: str, data: bytes) -> None:
-            written.append(name)
-            write_new(directory, name, data)
-
-        given = inputs | place_files(case.files(call.step, hidden=True), folder, prefix, write)
-        write_new(directory, names[0], arrays_to_bytes(given))
-        output = create_new(directory, names[1])
+    with GraderFiles(folder) as files:
+        given = inputs | place_files(case.files(call.step, hidden=True), folder, f".grader-{token}-", files.write)
+        files.write(names[0], arrays_to_bytes(given))
+        output = files.create(names[1])
         probe_cell = new_code_cell(_probe_source(call, *(os.path.join(folder, name) for name in names)))
         try:
             run_cell(probe_cell)
@@ -141,11 +161,6 @@ def judge_cell(run_cell, call: HiddenCall, cell: NotebookNode, index: int, resou
                 observation = _unreadable(call.step, str(error), probe_cell)
         finally:
             os.close(output)
-    finally:
-        for name in written:
-            with contextlib.suppress(OSError):
-                os.unlink(name, dir_fd=directory)
-        os.close(directory)
     cell.outputs = _verdict_outputs(case, call, inputs, observation) + _stopped(probe_cell)
     return not _failed(cell)
 
@@ -157,22 +172,11 @@ def pipeline_kit(folder: str, kind: str, dataset: str, verdicts: dict[str, bool]
     from graders.judge import pipeline_kit as kit_for
     from graders.notebook import PIPELINE_KIT
 
-    arrays, files = kit_for(kind, dataset, verdicts)
-    directory = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
-    written = []
-    try:
-        def write(name: str, data: bytes) -> None:
-            written.append(name)
-            write_new(directory, name, data)
-
-        arrays |= place_files(files, folder, f".grader-kit-{secrets.token_hex(8)}-", write)
-        write(PIPELINE_KIT, arrays_to_bytes(arrays))
+    arrays, models = kit_for(kind, dataset, verdicts)
+    with GraderFiles(folder) as files:
+        arrays |= place_files(models, folder, f".grader-kit-{secrets.token_hex(8)}-", files.write)
+        files.write(PIPELINE_KIT, arrays_to_bytes(arrays))
         yield
-    finally:
-        for name in written:
-            with contextlib.suppress(OSError):
-                os.unlink(name, dir_fd=directory)
-        os.close(directory)
 
 
 def _probe_source(call: HiddenCall, inputs_path: str, output_path: str) -> str:
