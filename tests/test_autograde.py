@@ -127,7 +127,7 @@ def finished(course: Path, assignment: str, outcomes: dict[str, ag.Outcome], sta
     return Pass(outcomes, ag.scores(course, assignment), manual_flags(course, assignment), seconds)
 
 
-@pytest.fixture(scope="module", params=ASSIGNMENTS)
+@pytest.fixture(scope="module", params=[pytest.param(a, marks=pytest.mark.xdist_group(a)) for a in ASSIGNMENTS])
 def graded(request, tmp_path_factory) -> Graded:
     assignment = request.param
     tmp = tmp_path_factory.mktemp(assignment)

@@ -19,11 +19,11 @@ from __future__ import annotations
 
 import os
 import resource
+import struct
 import sys
 import threading
 
 import zmq
-from zmq.utils.monitor import recv_monitor_message
 
 REFUSED = 3
 RETRY_MS = 100  # how long a dropped connection has to show that it retries (a kernel gone, not a refusal)
@@ -54,7 +54,7 @@ def watch(monitors: list[zmq.Socket]) -> None:
         if dropped and not ready:
             return
         for monitor in ready:
-            event = recv_monitor_message(monitor)["event"]
+            event = struct.unpack("=H", monitor.recv_multipart()[0][:2])[0]  # ZMQ's event frame: uint16 event, uint32 value
             (dropped.add if event == zmq.EVENT_DISCONNECTED else dropped.discard)(monitor)
 
 

@@ -96,9 +96,8 @@ hog = np.ones(6 * 2**30 // 8)  # 6 GiB, more than the 4 GiB a submission may use
 
 FORK_BOMB = f'''
 import os
-while True:  # processes until the machine has no more to give
-    if os.fork() == 0:
-        os.execvp("sleep", ["sleep", "3600", "{MARKER}"])
+while True:  # processes until the machine has no more to give (spawned: a fork would copy the kernel's memory map)
+    os.posix_spawnp("sleep", ["sleep", "3600", "{MARKER}"], os.environ)
 '''
 
 OUTPUT_FLOOD = '''
