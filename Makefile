@@ -31,6 +31,7 @@ demo: setup
 	$(BIN)/python -m solutions
 
 test: setup system
+	$(BIN)/lint-imports
 	$(BIN)/python -m pytest -n 2 --dist loadgroup
 
 # stock nbgrader autograde against ours on one generated class: speed-up, identical scores, time per notebook

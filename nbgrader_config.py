@@ -28,7 +28,7 @@ Environment overrides:
 
 import os
 
-from graders.kernel import GRADING_KERNEL_NAME, KERNEL_NAME
+from graders.check.kernel.startup import GRADING_KERNEL_NAME, KERNEL_NAME
 from graders.runner.execute import autograde_preprocessors
 from graders.runner.gradebook import sanitize_preprocessors
 from graders.runner.sandbox import parse_size

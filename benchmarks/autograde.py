@@ -30,10 +30,12 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests"))  # the sample bank
 
-from graders.author import build  # noqa: E402
-from graders.runner.batch import autograde, default_jobs, gpu_ids  # noqa: E402
-from graders.runner.gradebook import NBGRADER, Recorder  # noqa: E402
 from submissions import new_course, samples  # noqa: E402
+
+from graders.author import build  # noqa: E402
+from graders.runner.batch import autograde  # noqa: E402
+from graders.runner.gradebook import NBGRADER, Recorder  # noqa: E402
+from graders.runner.placement import default_jobs, gpu_ids  # noqa: E402
 
 CLASSES = {
     "mix": ("reference", "sequential_sgd", "functional_adam", "nine_classes", "no_optimizer_step", "unfilled"),
@@ -64,7 +66,6 @@ def stock_seconds(course: Path, assignment: str) -> float:
 def sandbox_seconds(rounds: int = 3) -> float:
     """Median seconds the sandbox adds to starting a kernel and running one empty cell."""
     from nbformat.v4 import new_code_cell, new_notebook
-
     from sandbox import compare  # benchmarks/sandbox.py
 
     plain, sandboxed = compare("kernel start", new_notebook(cells=[new_code_cell("pass")]), rounds)

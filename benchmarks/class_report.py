@@ -31,6 +31,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests"))  # the sample bank and the class generator
 
 import graded_class as G  # noqa: E402
+
 from graders.review import page, similarity, struggles  # noqa: E402
 from graders.review.gather import GradedClass, Submission, read_class  # noqa: E402
 

@@ -21,7 +21,7 @@ from nbformat.v4 import new_code_cell, new_notebook
 from traitlets.config import Config
 
 from graders.author import build
-from graders.kernel import GRADING_KERNEL_NAME, KERNEL_NAME
+from graders.check.kernel.startup import GRADING_KERNEL_NAME, KERNEL_NAME
 from graders.runner.execute import SandboxedExecute
 
 PIPELINES = ("tf1_pipeline", "tf2_pipeline", "torch_pipeline")

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import gzip
 import hashlib
-import importlib.util
 import http.client
+import importlib.util
 import os
 import struct
 import tempfile

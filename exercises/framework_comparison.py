@@ -56,7 +56,7 @@ import tensorflow as tf
 import torch
 from torch import nn
 
-from graders.comparison import ComparisonChecks
+from graders.check.comparison import ComparisonChecks
 from course.devices import tensorflow_session_config
 
 v1 = tf.compat.v1

@@ -48,7 +48,7 @@ import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # before TensorFlow is imported: quiet C++ logs
 
-from graders.notebook import StepChecks
+from graders.check.notebook import StepChecks
 
 DATASET = "digits"
 check = StepChecks("tf1", DATASET)  # the self-checks; loads TensorFlow quietly, seeds, picks the device

@@ -48,7 +48,7 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset, random_split
 
-from graders.notebook import StepChecks
+from graders.check.notebook import StepChecks
 from course.data import RawData, load_dataset
 from course.devices import torch_device
 from course.pipeline import HYPERPARAMETERS, Splits

@@ -14,9 +14,9 @@ import argparse
 import contextlib
 import importlib.util
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 
 @dataclass(frozen=True)
@@ -93,7 +93,7 @@ def _add_kernel_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _run_install_kernel(args) -> int:
-    from graders.kernel import install_kernel
+    from graders.check.kernel.startup import install_kernel
 
     print(install_kernel(prefix=args.prefix))
     return 0
@@ -168,7 +168,7 @@ def _progress_bar(what: str):
 
 def _run_autograde(args) -> int:
     from graders.runner.batch import autograde
-    from graders.runner.canary import EnvironmentBroken
+    from graders.runner.errors import EnvironmentBroken
     from graders.runner.gradebook import GradebookUnavailable, Recorder, display_url
     from graders.runner.sandbox import SandboxUnavailable
 

@@ -38,7 +38,15 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from layout import (  # noqa: E402
-    CGROUP_NAME, COURSE_ID, GRADER, INSTRUCTORS, PROXY, PROXY_PACKAGE, REPO, STUDENTS, Layout,
+    CGROUP_NAME,
+    COURSE_ID,
+    GRADER,
+    INSTRUCTORS,
+    PROXY,
+    PROXY_PACKAGE,
+    REPO,
+    STUDENTS,
+    Layout,
 )
 
 ASSIGNMENTS = ("tf1_pipeline", "tf2_pipeline", "torch_pipeline", "framework_comparison")

@@ -15,7 +15,13 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from layout import (  # noqa: E402
-    COURSE_ID, GRADER, INSTRUCTORS, PROXY, STAFF_GROUP, STUDENTS, Layout,
+    COURSE_ID,
+    GRADER,
+    INSTRUCTORS,
+    PROXY,
+    STAFF_GROUP,
+    STUDENTS,
+    Layout,
 )
 
 c = get_config()  # noqa: F821

@@ -5,7 +5,7 @@ import sys
 
 from course.data import DATASETS, DatasetError
 from course.pipeline import HYPERPARAMETERS
-from graders.quiet import import_tensorflow
+from graders.check.kernel.quiet import import_tensorflow
 from solutions.pipeline import FRAMEWORKS, load_framework, run
 
 

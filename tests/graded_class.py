@@ -30,14 +30,13 @@ import re
 import shutil
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 import nbformat
 import numpy as np
-
-from submissions import REPO, fill, reference_fills, release_notebook, samples, source_notebook, swap
 import submissions.torch_pipeline as T
+from submissions import REPO, fill, reference_fills, release_notebook, samples, source_notebook, swap
 
 A = "torch_pipeline"
 STEPS = ("download", "load_and_preprocess", "build_model", "make_loss_and_optimizer", "accuracy", "train", "report")
@@ -94,7 +93,7 @@ def results_line(accuracy: float) -> list[tuple]:
 
 
 def points(accuracy: float) -> float:
-    from graders.checks.accuracy import points_for
+    from graders.check.shared.checks.accuracy import points_for
 
     return points_for(accuracy, REFERENCE_ACCURACY, 3)
 
@@ -582,7 +581,7 @@ def score(student: Student, grade_id: str, max_score: float) -> float:
 # -- the autograded notebook --------------------------------------------------------------------------------
 def autograded_notebook(assignment: str, student: Student, number: int = 0) -> nbformat.NotebookNode:
     """The release with the student's cells, the test cells restored, and what grading wrote into every code cell."""
-    notebook = fill(release_notebook(assignment), {k: v for k, v in student.fills.items()})
+    notebook = fill(release_notebook(assignment), dict(student.fills.items()))
     source = {c.metadata["nbgrader"]["grade_id"]: c.source for c in source_notebook(assignment).cells
               if c.metadata.get("nbgrader", {}).get("grade")}
     clock = datetime(2026, 11, 20, 12, 0, tzinfo=timezone.utc) + timedelta(minutes=number)
@@ -667,7 +666,7 @@ def _output(spec: tuple, count: int) -> nbformat.NotebookNode:
     raise ValueError(f"unknown output {kind!r}")
 
 
-@lru_cache(maxsize=None)
+@cache
 def loss_plot(history: tuple[float, ...], framework: str = "torch", dataset: str = "digits") -> str:
     """The PNG (base64) that ``check.plot_losses(history)`` shows in a notebook: its figure, drawn by the inline
     backend's defaults (100 dpi, bbox_inches="tight")."""

@@ -30,14 +30,14 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from observed import cell_text, processes_with
+from submissions import ASSIGNMENTS, Sample, full_marks, graded_cells, manual_cells, new_course, samples
+from submissions.attacks import MARKER
 
+from graders.author import build
 from graders.author.build import nbgrader_env
 from graders.runner import batch as ag
 from graders.runner.gradebook import NBGRADER, Recorder, generate_feedback
-from graders.author import build
-from submissions import ASSIGNMENTS, Sample, full_marks, graded_cells, manual_cells, new_course, samples
-from observed import cell_text, processes_with
-from submissions.attacks import MARKER
 
 pytestmark = pytest.mark.slow
 

@@ -27,12 +27,12 @@ from pathlib import Path
 
 import nbformat
 import pytest
-
 from browser import JupyterLab
-from graders.author import build
-from graders.checks import STEPS, step_label
 from submissions import Sample
 from submissions.attacks import ATTACKS
+
+from graders.author import build
+from graders.check.shared.checks import STEPS, step_label
 
 pytestmark = pytest.mark.slow
 

@@ -1,4 +1,4 @@
-"""Tests of graders/build.py, graders/kernel.py, graders/cli.py and nbgrader_config.py.
+"""Tests of graders/build.py, graders/check/kernel/startup.py, graders/cli.py and nbgrader_config.py.
 
 Part 1 uses a tiny fixture assignment (tests/fixtures/exercises/fixture.py, referencing
 tests/fixtures/fixture_solutions.py) and runs the real nbgrader and a real kernel on it.
@@ -23,9 +23,10 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from graders import cli, kernel
+from graders import cli
 from graders.author import build
 from graders.author.build import BuildError
+from graders.check.kernel import startup as kernel
 
 REPO = build.REPO
 PYTHON = sys.executable
@@ -105,7 +106,7 @@ def test_notebook_level_metadata(fixture_nb):
     nbformat.validate(fixture_nb)
 
 
-NB = dict(schema_version=3, task=False)
+NB = {"schema_version": 3, "task": False}
 EXPECTED_CELLS = [  # (cell id, cell type, nbgrader metadata or None)
     ("cell-fixture-1", "markdown", dict(grade=False, solution=False, locked=True, **NB)),
     ("cell-fixture-2", "code", dict(grade=False, solution=False, locked=True, **NB)),  # setup
@@ -244,7 +245,7 @@ def test_wrap_solution_edge_cases():
 
 # ---- test cells written from the step template ------------------------------------------------
 
-GRADE_IMPORT = "from graders.notebook import grade  # at grading, the grader decides this call outside the kernel"
+GRADE_IMPORT = "from graders.check.front import grade  # at grading, the grader decides this call outside the kernel"
 
 
 def render_steps(tmp_path: Path, setup: str, steps: str):
@@ -261,7 +262,7 @@ def test_step_template_writes_the_public_and_hidden_calls(tmp_path):
 
     notebook = render_steps(
         tmp_path,
-        'from graders.notebook import StepChecks\n\nDATASET = "mnist"\ncheck = StepChecks("tf2", DATASET)',
+        'from graders.check.notebook import StepChecks\n\nDATASET = "mnist"\ncheck = StepChecks("tf2", DATASET)',
         '# %% course="tests" id="train_tests" points=3 step="train"\n\n'
         '# %% course="tests" id="results_tests" points=2.5 step="results"\n',
     )
@@ -584,7 +585,7 @@ def test_install_kernel_writes_the_spec(kernel_prefix):
     spec_dir = kernel_prefix / "share" / "jupyter" / "kernels" / "tf-pytorch-course"
     spec = json.loads((spec_dir / "kernel.json").read_text())
     assert spec["argv"][:5] == [PYTHON, "-m", "ipykernel_launcher", "-f", "{connection_file}"]
-    assert "--IPKernelApp.exec_lines=import graders.kernel; graders.kernel.startup()" in spec["argv"]
+    assert "--IPKernelApp.exec_lines=from graders.check.kernel.startup import startup; startup()" in spec["argv"]
     assert "--IPKernelApp.capture_fd_output=False" in spec["argv"]
     assert spec["display_name"] == "Python 3 (TF + PyTorch course)" and spec["language"] == "python"
     assert spec["env"] == {
@@ -636,7 +637,7 @@ def test_notebook_runs_in_the_kernel(kernel_prefix, monkeypatch):
 
 
 def test_startup_in_plain_python():
-    code = "import random, warnings, graders.kernel as k; k.startup(); import sys; print(random.random(), 'tensorflow' in sys.modules)"
+    code = "import random, warnings, graders.check.kernel.startup as k; k.startup(); import sys; print(random.random(), 'tensorflow' in sys.modules)"
     done = subprocess.run([PYTHON, "-c", code], capture_output=True, text=True, check=True)
     import random
 
@@ -700,8 +701,7 @@ def test_config_values(tmp_path):
 def test_config_options_exist_in_nbgrader(tmp_path):
     """Every option set is a configurable trait of nbgrader 0.9.6 or nbconvert (misspelt ones are ignored silently)."""
     from nbconvert.exporters import HTMLExporter
-    from nbgrader.converters import Autograde
-    from nbgrader.converters import GenerateFeedback
+    from nbgrader.converters import Autograde, GenerateFeedback
     from nbgrader.coursedir import CourseDirectory
     from nbgrader.exchange import ExchangeFactory
     from nbgrader.exchange.default.exchange import Exchange

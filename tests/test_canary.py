@@ -25,13 +25,14 @@ from pathlib import Path
 
 import pytest
 from nbformat.v4 import new_code_cell, new_notebook, new_output
+from submissions import REPO, Sample, new_course
 from traitlets.config import Config
 
 from graders.author import build
-from graders.kernel import GRADING_KERNEL_NAME, kernel_json
+from graders.check.kernel.startup import GRADING_KERNEL_NAME, kernel_json
 from graders.runner import batch, canary
+from graders.runner import setup_cell as rule
 from graders.runner.gradebook import NBGRADER, Recorder
-from submissions import REPO, Sample, new_course
 
 ASSIGNMENT = "torch_pipeline"
 CHECKOUT_PACKAGES = ("course", "graders", "solutions")  # what a clone of the course holds
@@ -43,7 +44,7 @@ def code(source: str, *outputs, **nbgrader):
 
 
 def setup_cell(*outputs):
-    return code("from graders.notebook import StepChecks", *outputs, locked=True, grade=False, solution=False)
+    return code("from graders.check.notebook import StepChecks", *outputs, locked=True, grade=False, solution=False)
 
 
 def scored(*cells, setup=()) -> tuple[float, float, str | None]:
@@ -76,16 +77,16 @@ def test_the_canary_names_the_first_cell_that_failed_and_why():
 def test_a_setup_cell_failing_on_an_import_stops_the_notebook():
     notebook = new_notebook(cells=[setup_cell(), graded_cell("train_tests", 3)])
     failed = {"content": {"status": "error", "ename": "ModuleNotFoundError", "evalue": "No module named 'graders'"}}
-    with pytest.raises(canary.SetupFailed) as raised:
-        canary.refuse_failed_setup(notebook, 0, failed)
+    with pytest.raises(rule.SetupFailed) as raised:
+        rule.refuse_failed_setup(notebook, 0, failed)
     assert str(raised.value) == (
         "the grading environment is broken: the setup cell failed (ModuleNotFoundError: No module named 'graders'); "
         "nothing was recorded for this submission. Run python -m graders doctor."
     )
     assert str(pickle.loads(pickle.dumps(raised.value))) == str(raised.value)  # as it comes back from a cluster's worker
-    canary.refuse_failed_setup(notebook, 1, failed)  # a test cell: the student's to fail
-    canary.refuse_failed_setup(notebook, 0, {"content": {"status": "error", "ename": "ValueError", "evalue": "x"}})
-    canary.refuse_failed_setup(notebook, 0, {"content": {"status": "ok"}})
+    rule.refuse_failed_setup(notebook, 1, failed)  # a test cell: the student's to fail
+    rule.refuse_failed_setup(notebook, 0, {"content": {"status": "error", "ename": "ValueError", "evalue": "x"}})
+    rule.refuse_failed_setup(notebook, 0, {"content": {"status": "ok"}})
 
 
 @pytest.mark.parametrize("shadow", ["torch.py", "numpy.cpython-311-x86_64-linux-gnu.so", "graders/__init__.py"])
@@ -96,12 +97,12 @@ def test_a_setup_cell_failing_beside_a_submitted_module_is_the_submissions_doing
     failed = {"content": {"status": "error", "ename": "ImportError", "evalue": "shadowed by the submission"}}
     (tmp_path / "data").mkdir()  # a plain folder and other files shadow nothing
     (tmp_path / "notes.txt").write_text("mine")
-    with pytest.raises(canary.SetupFailed):
-        canary.refuse_failed_setup(notebook, 0, failed, str(tmp_path))
+    with pytest.raises(rule.SetupFailed):
+        rule.refuse_failed_setup(notebook, 0, failed, str(tmp_path))
     (tmp_path / shadow).parent.mkdir(exist_ok=True)
     (tmp_path / shadow).write_text("raise ImportError('shadowed by the submission')\n")
-    assert canary.submitted_modules(str(tmp_path)) == [shadow.split("/")[0]]
-    canary.refuse_failed_setup(notebook, 0, failed, str(tmp_path))
+    assert rule.submitted_modules(str(tmp_path)) == [shadow.split("/")[0]]
+    rule.refuse_failed_setup(notebook, 0, failed, str(tmp_path))
 
 
 @pytest.fixture(scope="module")

@@ -1,11 +1,12 @@
-"""The framework-neutral checks of graders.checks: each passes on good values and fails on a concrete bad one."""
+"""The framework-neutral checks of graders.check.shared.checks: each passes on good values and fails on a concrete bad one."""
 
 import math
 
 import numpy as np
 import pytest
 
-from graders.checks import (
+from course.data import RawData
+from graders.check.shared.checks import (
     CASES,
     PUBLIC_CASE,
     CheckFailed,
@@ -42,8 +43,7 @@ from graders.checks import (
     sparkline,
     step_label,
 )
-from graders.checks.metric import reference_accuracy
-from course.data import RawData
+from graders.check.shared.checks.metric import reference_accuracy
 
 
 def failure(check, *args, **kwargs) -> CheckFailed:

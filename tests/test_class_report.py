@@ -17,10 +17,10 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
+import graded_class as G
 import numpy as np
 import pytest
 
-import graded_class as G
 from graders.cli import main
 from graders.review import page, write_report
 from graders.review.gather import failure_lines, read_class

@@ -7,9 +7,9 @@ import subprocess
 import sys
 
 import pytest
+from submissions import Sample, new_course, reference_cell
 
 from graders.author import build
-from submissions import Sample, new_course, reference_cell
 
 pytestmark = pytest.mark.slow
 ASSIGNMENT = "torch_pipeline"

@@ -18,11 +18,11 @@ import time
 from pathlib import Path
 
 import pytest
+from submissions import Sample, full_marks, new_course, reference_cell, zero_marks
 
 from graders.author import build
 from graders.runner import batch as ag
 from graders.runner.gradebook import Recorder
-from submissions import Sample, full_marks, new_course, reference_cell, zero_marks
 
 pytestmark = pytest.mark.slow
 ASSIGNMENT = "torch_pipeline"

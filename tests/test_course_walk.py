@@ -47,7 +47,6 @@ from pathlib import Path
 
 import nbformat
 import pytest
-
 from browser import JupyterLab
 from student_env import make_student_env, with_jupyter_files
 from submissions import REPO, fill, reference_cell, reference_fills, swap

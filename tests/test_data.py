@@ -252,12 +252,12 @@ def test_download_round_trip_and_cache_reuse(tmp_path, server, synthetic):
     expected, source = synthetic
     got = load_dataset("mnist", cache_dir=tmp_path, source=source)
     assert_same(got, expected)
-    assert dict(server.counts) == {name: 1 for name in FILES}
+    assert dict(server.counts) == dict.fromkeys(FILES, 1)
     assert files_in(tmp_path) == sorted(tmp_path / "mnist" / n for n in FILES)
 
     again = load_dataset("mnist", cache_dir=tmp_path, source=source)
     assert_same(again, expected)
-    assert dict(server.counts) == {name: 1 for name in FILES}  # no second request
+    assert dict(server.counts) == dict.fromkeys(FILES, 1)  # no second request
 
 
 def test_env_cache_dir_and_mirror(tmp_path, monkeypatch, server, synthetic):
@@ -272,7 +272,7 @@ def test_env_cache_dir_and_mirror(tmp_path, monkeypatch, server, synthetic):
     # an explicit base_url beats the environment
     monkeypatch.setenv("COURSE_DATA_MIRROR", dead.base_url)
     assert_same(load_dataset("mnist", cache_dir=tmp_path / "c2", base_url=server.url, source=dead), expected)
-    assert dict(server.counts) == {name: 2 for name in FILES}
+    assert dict(server.counts) == dict.fromkeys(FILES, 2)
 
 
 def test_default_cache_dir(tmp_path, monkeypatch):
@@ -291,14 +291,14 @@ def test_invalid_cached_file_is_replaced(tmp_path, server, synthetic):
     (folder / FILES[1]).write_bytes(b"damaged")
     assert_same(load_dataset("mnist", cache_dir=tmp_path, source=source), expected)
     assert sha((folder / FILES[1]).read_bytes()) == source.files[FILES[1]]
-    assert dict(server.counts) == {name: 1 for name in FILES}
+    assert dict(server.counts) == dict.fromkeys(FILES, 1)
 
 
 # --- 3. errors --------------------------------------------------------------------------
 
 
 def test_http_404(tmp_path, server):
-    source = Source(base_url=server.url, files={n: "0" * 64 for n in FILES})
+    source = Source(base_url=server.url, files=dict.fromkeys(FILES, "0" * 64))
     with pytest.raises(DownloadError) as err:
         load_dataset("mnist", cache_dir=tmp_path, source=source)
     msg = str(err.value)
@@ -317,7 +317,7 @@ def test_http_500(tmp_path, server):
 
 def test_connection_refused(tmp_path):
     url = f"http://127.0.0.1:{free_port()}/"
-    source = Source(base_url=url, files={n: "0" * 64 for n in FILES})
+    source = Source(base_url=url, files=dict.fromkeys(FILES, "0" * 64))
     with pytest.raises(DownloadError) as err:
         load_dataset("mnist", cache_dir=tmp_path, source=source)
     msg = str(err.value)
@@ -483,11 +483,11 @@ def test_read_idx_rejects(tmp_path, name, content, message):
 
 
 def test_the_tail_of_the_test_file_is_left_out_of_load_dataset(tmp_path, server, synthetic):
-    """The graders make their held-out images from that tail (graders/holdout.py); `course` hands out none of them."""
+    """The graders make their held-out images from that tail (graders/check/trusted/holdout.py); `course` hands out none of them."""
     import course.data
 
     visible, source = synthetic
     assert_same(load_dataset("mnist", cache_dir=tmp_path, source=source), visible)
     assert_same(load_published("mnist", cache_dir=tmp_path, source=source), synthetic_files()[0])
-    assert dict(server.counts) == {name: 1 for name in FILES}  # one download serves both
+    assert dict(server.counts) == dict.fromkeys(FILES, 1)  # one download serves both
     assert not hasattr(course.data, "load_holdout")

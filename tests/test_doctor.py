@@ -11,7 +11,6 @@ import subprocess
 import sys
 
 import pytest
-
 from submissions import REPO
 
 pytestmark = pytest.mark.slow  # each run imports TensorFlow and PyTorch

@@ -32,12 +32,12 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from submissions import Sample, full_marks, new_course, zero_marks
+from submissions.attacks import METADATA_ATTACKS
 
 from graders.author import build
 from graders.runner import batch, collect
 from graders.runner.gradebook import NBGRADER, Recorder
-from submissions import Sample, full_marks, new_course, zero_marks
-from submissions.attacks import METADATA_ATTACKS
 
 pytestmark = pytest.mark.slow
 A = "torch_pipeline"

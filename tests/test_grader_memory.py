@@ -26,13 +26,13 @@ from pathlib import Path
 import nbformat
 import numpy as np
 import pytest
+from submissions import Sample, new_course
+from submissions.attacks import MEMORY_ATTACKS, A
 
-from graders import observation
 from graders.author import build
+from graders.check.shared import observation
 from graders.runner import batch
 from graders.runner.sandbox import GiB
-from submissions import Sample, new_course
-from submissions.attacks import A, MEMORY_ATTACKS
 
 pytestmark = pytest.mark.slow
 

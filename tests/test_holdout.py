@@ -1,4 +1,4 @@
-"""The graders' held-out images (graders/holdout.py): none is in the public dataset; a model reads them as it reads the originals.
+"""The graders' held-out images (graders/check/trusted/holdout.py): none is in the public dataset; a model reads them as it reads the originals.
 
 Each lookup is shown finding the originals of the held-out images first (the control), then none of the
 held-out images themselves: in the course's pixel scale (`load_dataset`'s train and test images, all of
@@ -17,8 +17,8 @@ import pytest
 from sklearn.datasets import load_digits
 
 from course.data import FILES, HOLDOUT_SIZE, Source, load_dataset, load_published, read_idx
-from graders import holdout
-from graders.holdout import load_holdout
+from graders.check.trusted import holdout
+from graders.check.trusted.holdout import load_holdout
 
 SHARED_MNIST = Path(__file__).resolve().parents[2] / "shared/data/mnist"  # MNIST's test split, as in tests/test_data.py
 

@@ -48,12 +48,27 @@ from pathlib import Path
 
 import nbformat
 import pytest
-
-from browser import descendants, _alive
+from browser import _alive, descendants
 from submissions import REPO, reference_fills
 from test_course_walk import (
-    GOOD_MODEL, UNSHUFFLED, assignment_row, assignments_panel, close_modal, exactly, expect, fetch, formgrader_row,
-    grade_index, open_fetched, run_cells, shot, stderr, stdout, submission_row, type_into, write_notebook,
+    GOOD_MODEL,
+    UNSHUFFLED,
+    assignment_row,
+    assignments_panel,
+    close_modal,
+    exactly,
+    expect,
+    fetch,
+    formgrader_row,
+    grade_index,
+    open_fetched,
+    run_cells,
+    shot,
+    stderr,
+    stdout,
+    submission_row,
+    type_into,
+    write_notebook,
 )
 
 sys.path.insert(0, str(REPO / "hub"))

@@ -11,10 +11,10 @@ import linecache
 
 import matplotlib
 import pytest
-
-import graders.notebook
-from graders.checks import CheckFailed, step_label
 from submissions import PIPELINES, Sample, samples
+
+import graders.check.front
+from graders.check.shared.checks import CheckFailed, step_label
 
 matplotlib.use("Agg")
 
@@ -36,7 +36,7 @@ def notebook_namespace(assignment: str, sample: Sample) -> dict:
 
 @pytest.mark.parametrize(("assignment", "sample"), IDIOMS, ids=[f"{a}-{s.name}" for a, s in IDIOMS])
 def test_an_idiom_fails_the_step_whose_contract_it_breaks(assignment, sample, monkeypatch, capsys):
-    monkeypatch.setattr(graders.notebook, "_grader", graders.notebook._grader)  # the notebook's checker registers itself
+    monkeypatch.setattr(graders.check.front, "_grader", graders.check.front._grader)  # the notebook's checker registers itself
     namespace = notebook_namespace(assignment, sample)
     check = namespace["check"]
     capsys.readouterr()

@@ -9,23 +9,22 @@ control where they are within reach (the same kernel without the sandbox's isola
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import pytest
-
-from graders.runner import batch, sandbox
-from graders.runner.sandbox import KERNEL_SIDE, problems
-from graders.author import build
 from submissions import new_course
 from submissions.answers import ANSWER_HUNTS
 from test_sandbox import run, text
 
+from graders.author import build
+from graders.runner import batch, sandbox
+from graders.runner.sandbox import KERNEL_SIDE, problems
+
 pytestmark = pytest.mark.slow
 
-TRUSTED = ("graders.judge", "graders.comparison_judge", "graders.references", "graders.holdout", "graders.model_files",
-           "graders.inputs", "graders.comparison_inputs",
-           "graders.checks.network", "graders.runner", "graders.author", "graders.review", "solutions")
+TRUSTED = ("graders.check.trusted.judge", "graders.check.trusted.comparison_judge", "graders.check.trusted.references", "graders.check.trusted.holdout", "graders.check.trusted.model_files",
+           "graders.check.trusted.inputs", "graders.check.trusted.comparison_inputs",
+           "graders.check.trusted.network", "graders.runner", "graders.author", "graders.review", "solutions")
 VIEW = f"""
 import importlib, json, os, graders
 found = {{}}
@@ -59,15 +58,15 @@ def without_isolation(monkeypatch) -> None:
 def test_the_kernel_sees_the_kernel_side_of_graders_only(tmp_path, monkeypatch):
     seen = view(tmp_path / "sandboxed")
     assert not any(seen["imported"].values()), seen["imported"]
-    allowed = {name for name in KERNEL_SIDE if name.endswith(".py")}
     sources = {name for name in seen["files"] if name.endswith(".py")}
-    assert sources and sources <= allowed | {f"frameworks/{n}" for n in os.listdir("graders/frameworks") if n.endswith(".py")}, sources
+    assert sources and all(any(name == part or name.startswith(f"{part}/") for part in KERNEL_SIDE) for name in sources), sources
+    assert not [name for name in seen["files"] if name.startswith(("check/trusted/", "runner/", "author/", "review/"))], seen["files"]
     compiled = {name.split("/")[-1].split(".")[0] for name in seen["files"] if name.endswith(".pyc")}
     assert not compiled & {"judge", "comparison_judge", "inputs", "comparison_inputs", "holdout", "model_files", "network", "references", "cli"}, compiled
     # the control: the same kernel without the sandbox's isolation reaches the trusted side
     without_isolation(monkeypatch)
     control = view(tmp_path / "control", unsafe_no_sandbox=True)
-    assert control["imported"]["graders.judge"] and control["imported"]["graders.checks.network"], control["imported"]
+    assert control["imported"]["graders.check.trusted.judge"] and control["imported"]["graders.check.trusted.network"], control["imported"]
 
 
 def test_stubs_that_call_what_the_kernel_imports_earn_only_one_library_calls(tmp_path, monkeypatch):

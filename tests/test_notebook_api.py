@@ -1,4 +1,4 @@
-"""graders.notebook.StepChecks in all three frameworks: the reference passes every step, and
+"""graders.check.notebook.StepChecks in all three frameworks: the reference passes every step, and
 small wrong implementations fail exactly their step, with a message that says where to look."""
 
 import inspect
@@ -10,14 +10,14 @@ import warnings
 
 import numpy as np
 import pytest
-
-from graders import references
-from graders.author import figures
-from graders.checks import STEPS, CheckFailed
-from graders.notebook import StepChecks, quiet
-from course.pipeline import HYPERPARAMETERS
-from solutions.pipeline import load_framework
 from copies import student_copy
+
+from course.pipeline import HYPERPARAMETERS
+from graders.author import figures
+from graders.check.notebook import StepChecks, quiet
+from graders.check.shared.checks import STEPS, CheckFailed
+from graders.check.trusted import references
+from solutions.pipeline import load_framework
 
 FRAMEWORKS = ("tf1", "tf2", "torch")
 PIPELINE_STEPS = STEPS[:-1]
@@ -800,10 +800,10 @@ def cell_file(name: str, source: str) -> str:
 
 
 def test_guard_reports_and_suppresses(capsys, monkeypatch):
-    import graders.notebook
+    import graders.check.front
 
     check = get_check("torch")
-    monkeypatch.setattr(graders.notebook, "_grader", check)
+    monkeypatch.setattr(graders.check.front, "_grader", check)
     monkeypatch.setattr(check, "verdicts", dict.fromkeys(PIPELINE_STEPS, True) | {"build_model": False})
     capsys.readouterr()
     with check.guard("the whole pipeline"):
@@ -818,12 +818,13 @@ def test_guard_reports_and_suppresses(capsys, monkeypatch):
 
 def test_steps_that_pass_alone_but_clash_are_named(capsys, monkeypatch):
     """Every check passed, yet the pipeline stops: the message says so, and names the pair of steps that clash."""
-    import graders.notebook
-    import graders.probe
     from submissions.torch_pipeline import BATCHES_WITHOUT_LEN
 
+    import graders.check.front
+    import graders.check.kernel.probe
+
     check = get_check("torch")
-    monkeypatch.setattr(graders.notebook, "_grader", check)
+    monkeypatch.setattr(graders.check.front, "_grader", check)
     monkeypatch.setattr(check, "verdicts", dict.fromkeys(PIPELINE_STEPS, True))
     namespace = dict(vars(student_copy("solutions.torch_pipeline")))  # the notebook's names: torch, Splits, ...
     for number, source in enumerate(BATCHES_WITHOUT_LEN.values()):
@@ -911,7 +912,7 @@ def test_results_without_a_model(capsys):
 def test_stored_reference_figures_are_reproduced():
     """graders/references.json holds what the reference pipeline gives now (re-run write_references if not)."""
     from course.data import load_dataset
-    from graders.holdout import load_holdout
+    from graders.check.trusted.holdout import load_holdout
 
     stored = references.load_references()["digits"]
     assert stored["versions"]["torch"] and stored["sizes"]["holdout"] == 180
@@ -923,7 +924,7 @@ def test_stored_reference_figures_are_reproduced():
 
 
 def test_error_messages_lose_terminal_colour_codes():
-    from graders.student_code import short as _short
+    from graders.check.shared.checks.failures import short as _short
 
     keras_style = ValueError("Input 0 is incompatible: expected (None, 784), found (32, 64)\x1b[0m\n\nArguments received")
     assert _short(keras_style) == "Input 0 is incompatible: expected (None, 784), found (32, 64) Arguments received"

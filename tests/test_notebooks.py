@@ -34,15 +34,15 @@ from nbgrader import utils
 
 from graders import report
 from graders.author import build
-from graders.checks import STEPS, step_label
-from graders.kernel import KERNEL_NAME, install_kernel
+from graders.check.kernel.startup import KERNEL_NAME, install_kernel
+from graders.check.shared.checks import STEPS, step_label
 
 pytestmark = pytest.mark.slow
 
 REPO = build.REPO
 ASSIGNMENTS = build.assignments()
 COMPARISON = "framework_comparison"
-# graders.comparison.ComparisonChecks.STEPS (not imported here: it imports TensorFlow and PyTorch)
+# graders.check.comparison.ComparisonChecks.STEPS (not imported here: it imports TensorFlow and PyTorch)
 COMPARISON_STEPS = ("weights_to_torch", "weights_to_keras", "same_logits", "pad_batch", "static_bag", "dynamic_bag")
 CELL_TIMEOUT = 600  # seconds per cell (training on a loaded 2-core machine)
 NOT_WRITTEN = re.compile(r"not (implemented|written) yet")

@@ -13,11 +13,11 @@ from __future__ import annotations
 import csv
 
 import pytest
+from submissions import Sample, full_marks, new_course, zero_marks
 
 from graders.author import build
 from graders.runner import batch
 from graders.runner.gradebook import export_grades
-from submissions import Sample, full_marks, new_course, zero_marks
 
 pytestmark = pytest.mark.slow
 ASSIGNMENT = "torch_pipeline"

@@ -7,9 +7,9 @@ import subprocess
 import sys
 
 import pytest
-
-from graders.quiet import fd2_filtered, startup_noise
 from submissions import REPO
+
+from graders.check.kernel.quiet import fd2_filtered, startup_noise
 
 STARTUP_LINES = (
     "WARNING: All log messages before absl::InitializeLog() is called are written to STDERR\n",

@@ -4,8 +4,8 @@ import json
 
 from course.data import HOLDOUT_SIZE
 from graders.author.figures import stale_datasets, versions
-from graders.holdout import recipe
-from graders.references import REFERENCES_PATH, load_references
+from graders.check.trusted.holdout import recipe
+from graders.check.trusted.references import REFERENCES_PATH, load_references
 
 
 def test_committed_figures_are_fresh_for_this_environment():

@@ -18,12 +18,12 @@ from pathlib import Path
 import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_notebook
+from observed import cell_text, processes_with
 from traitlets.config import Config
 
-from graders.kernel import GRADING_KERNEL_NAME
+from graders.check.kernel.startup import GRADING_KERNEL_NAME
 from graders.runner.execute import SandboxedExecute, stopped_notes
 from graders.runner.sandbox import MiB, problems
-from observed import cell_text, processes_with
 
 pytestmark = pytest.mark.slow
 
@@ -208,7 +208,7 @@ def test_the_reference_answers_are_out_of_reach(tmp_path, monkeypatch):
     monkeypatch.setenv("COURSE_DATA_DIR", str(cache))
     notebook = run(
         [
-            "import importlib.util, graders.notebook, course; print(importlib.util.find_spec('solutions'))",
+            "import importlib.util, graders.check.notebook, course; print(importlib.util.find_spec('solutions'))",
             f"import os; print(os.path.exists({str(repository_copy)!r}), os.listdir({str(cache / 'solutions')!r}))",
             f"print(open({str(cache / 'README')!r}).read())",
         ],

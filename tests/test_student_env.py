@@ -19,7 +19,6 @@ from pathlib import Path
 import nbformat
 import pytest
 from nbgrader import utils
-
 from student_env import KERNEL, WHEEL, StudentEnv, make_student_env
 from submissions import ASSIGNMENTS, Sample, reference_cell, swap
 
@@ -74,11 +73,11 @@ def graded_cells(notebook) -> dict[str, nbformat.NotebookNode]:
 
 
 def test_the_student_env_has_no_reference(student: StudentEnv):
-    for module in ("solutions", "solutions.torch_pipeline", "graders.author", "graders.runner", "graders.holdout", "graders.inputs",
-                   "graders.comparison_inputs"):
+    for module in ("solutions", "solutions.torch_pipeline", "graders.author", "graders.runner", "graders.check.trusted.holdout", "graders.check.trusted.inputs",
+                   "graders.check.trusted.comparison_inputs"):
         done = student.run("-c", f"import {module}", check=False)
         assert done.returncode == 1 and "ModuleNotFoundError" in done.stderr, (module, done.stderr)
-    found = student.run("-c", "import graders.notebook, torch, tensorflow; print(graders.notebook.__file__)").stdout
+    found = student.run("-c", "import graders.check.notebook, torch, tensorflow; print(graders.check.notebook.__file__)").stdout
     assert Path(found.strip()).is_relative_to(student.venv), found
     argv = student.run("-c", f"from jupyter_client.kernelspec import KernelSpecManager as K; print(K().get_kernel_spec({KERNEL!r}).argv[0])")
     assert argv.stdout.strip() == str(student.python)
@@ -88,9 +87,9 @@ def test_the_wheel_holds_no_staff_only_module(student: StudentEnv):
     """The modules that compute the checks' inputs and answers stay with the graders; the judges' self-checks read what
     was made when the wheel was built."""
     names = set(zipfile.ZipFile(student.root / "dist" / WHEEL).namelist())
-    assert not names & {"graders/inputs.py", "graders/holdout.py", "graders/comparison_inputs.py"}, sorted(names)
-    assert {"graders/judge.py", "graders/comparison_judge.py", "graders/check_inputs/comparison-pad_batch.expected.npz"} <= names
-    found = student.run("-c", "import graders.comparison_judge as judge; print(hasattr(judge, 'ComparisonCase'), hasattr(judge, 'pad'))")
+    assert not names & {"graders/check/trusted/inputs.py", "graders/check/trusted/holdout.py", "graders/check/trusted/comparison_inputs.py"}, sorted(names)
+    assert {"graders/check/trusted/judge.py", "graders/check/trusted/comparison_judge.py", "graders/check_inputs/comparison-pad_batch.expected.npz"} <= names
+    found = student.run("-c", "import graders.check.trusted.comparison_judge as judge; print(hasattr(judge, 'ComparisonCase'), hasattr(judge, 'pad'))")
     assert found.stdout == "True False\n", found.stdout
 
 

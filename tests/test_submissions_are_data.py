@@ -26,10 +26,10 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from submissions import Sample, new_course, reference_cell
 
 from graders.author import build
 from graders.runner.gradebook import NBGRADER, Recorder
-from submissions import Sample, new_course, reference_cell
 
 pytestmark = pytest.mark.slow
 A = "torch_pipeline"

@@ -14,13 +14,13 @@ import zipfile
 
 import numpy as np
 import pytest
-
-from graders.checks import CheckFailed
-from graders.checks.network import WEIGHT_NAMES
-from graders.judge import Case
-from graders.observation import MAX_BYTES, Observation, ObservationError, from_bytes, read, to_bytes, write_new
-from graders.runner.verdict import HiddenCall, failure_outputs
 from submissions import ASSIGNMENTS, graded_cells, source_notebook
+
+from graders.check.shared.checks import CheckFailed
+from graders.check.shared.observation import MAX_BYTES, Observation, ObservationError, from_bytes, read, to_bytes, write_new
+from graders.check.trusted.judge import Case
+from graders.check.trusted.network import WEIGHT_NAMES
+from graders.runner.verdict import HiddenCall, failure_outputs
 
 STEPS = ("download", "load_and_preprocess", "build_model", "make_loss_and_optimizer", "accuracy", "train", "report")
 

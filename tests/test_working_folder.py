@@ -27,14 +27,14 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from submissions import Sample, full_marks
+from submissions.attacks import A, disk_fillers, link_attacks
 
 from graders.author import build
 from graders.runner import gradebook, sandbox
 from graders.runner.execute import stopped_notes
 from graders.runner.gradebook import NBGRADER, Recorder, course_config
 from graders.runner.provisioner import SandboxProvisioner
-from submissions import Sample, full_marks
-from submissions.attacks import A, disk_fillers, link_attacks
 
 pytestmark = pytest.mark.slow
 FILL_MIB, CAP = 96, "64 MiB"
@@ -158,7 +158,7 @@ def test_autograded_and_feedback_hold_only_what_the_grader_made(graded):
     for student, files in ((sample.name, regular_files(course / "autograded" / sample.name)) for sample in CLASS):
         assert not [name for name in files if "fill" in name or name.endswith(".html")], (graded["route"], student, sorted(files))
         assert sum(map(len, files.values())) < 4 << 20, (graded["route"], student, sorted(files))
-    pages = {name for name in regular_files(course / "feedback")}
+    pages = set(regular_files(course / "feedback"))
     assert pages == {f"{sample.name}/{A}/{A}.html" for sample in CLASS}, (graded["route"], sorted(pages))
 
 
@@ -258,7 +258,7 @@ def test_the_grader_reaches_the_folder_it_opened_whatever_the_kernel_moves(tmp_p
     the sandbox's root, as a grader that looked it up again would, leads to the host folder."""
     from jupyter_client.manager import KernelManager
 
-    from graders.kernel import GRADING_KERNEL_NAME
+    from graders.check.kernel.startup import GRADING_KERNEL_NAME
 
     target = tmp_path / "host-folder"
     target.mkdir()

@@ -47,8 +47,10 @@ import tokenize
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from graders.kernel import KERNELSPEC
-from graders.quiet import fd2_silenced
+from graders.author.rubric import BEGIN_SOLUTION, END_SOLUTION
+from graders.check.kernel.quiet import fd2_silenced
+from graders.check.kernel.startup import KERNELSPEC
+from graders.nbgrader_command import nbgrader_env
 
 REPO = Path(__file__).resolve().parents[2]
 EXERCISES = REPO / "exercises"
@@ -69,8 +71,6 @@ ALLOWED_KEYS = {
 # Layout hints jupytext adds by itself; they carry no meaning for the course.
 JUPYTEXT_KEYS = {"lines_to_next_cell", "lines_to_end_of_cell_marker", "cell_marker", "region_name"}
 
-BEGIN_SOLUTION = "### BEGIN SOLUTION"
-END_SOLUTION = "### END SOLUTION"
 # nbgrader matches its delimiters as substrings of any line, and starts a kernel for any
 # code cell mentioning AUTOTEST, so these words may only appear where they are meant.
 SOLUTION_WORDS = ("BEGIN SOLUTION", "END SOLUTION")
@@ -311,7 +311,7 @@ def _check_balanced(cell: ExerciseCell, source: str, words: tuple[str, str], req
 # Test cells of graded steps (step="...")
 
 CHECKS_CLASSES = ("StepChecks", "ComparisonChecks")
-GRADE_IMPORT = "from graders.notebook import grade  # at grading, the grader decides this call outside the kernel"
+GRADE_IMPORT = "from graders.check.front import grade  # at grading, the grader decides this call outside the kernel"
 
 
 @dataclass(frozen=True)
@@ -348,8 +348,8 @@ class Checks:
 
     @classmethod
     def _made_by(cls, call: ast.Call, constants: dict, cell: ExerciseCell) -> Checks:
-        from graders.frameworks import FRAMEWORKS
         from course.pipeline import HYPERPARAMETERS
+        from graders.check.shared.protocol import FRAMEWORKS
 
         if call.func.id == "ComparisonChecks":
             return cls("comparison", None)
@@ -367,10 +367,10 @@ class Checks:
     def objects(self) -> dict[str, tuple[str, ...]]:
         """Each step these checks have -> the notebook objects its checks take, in order."""
         if self.kind == "comparison":
-            from graders.comparison_contract import OBJECTS
+            from graders.check.shared.comparison_contract import OBJECTS
 
             return dict(OBJECTS)
-        from graders.checks import STEPS
+        from graders.check.shared.checks import STEPS
 
         return {step: ("model",) if step == "results" else (step,) for step in STEPS}
 
@@ -706,17 +706,3 @@ def _generate(pattern: str, names: list[str], course_root: Path, db: bool, timeo
         tail = "\n".join(log[-15:])
         raise ToolError(f"nbgrader generate_assignment {pattern} failed (exit {result.returncode}):\n{tail}")
     return targets
-
-
-def nbgrader_env() -> dict:
-    """Environment for an nbgrader subprocess.
-
-    nbgrader 0.9.6 creates a gradebook by running the ``alembic`` command found on PATH
-    (nbgrader/api.py, get_alembic_version), so a venv that is not activated fails with
-    "No such file or directory: 'alembic'": put this interpreter's bin folder first.
-    """
-    env = dict(os.environ)
-    bin_dir = str(Path(sys.executable).parent)
-    env["PATH"] = os.pathsep.join([bin_dir, env.get("PATH", "")]) if env.get("PATH") else bin_dir
-    env.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    return env

@@ -2,10 +2,10 @@
 
 `compute_references(dataset)` runs each framework's reference pipeline with the dataset's
 hyperparameters (`solutions.pipeline.run`) and evaluates the trained model on the held-out
-images (`graders.holdout.load_holdout`). The results cell of a notebook is scored against the
+images (`graders.check.trusted.holdout.load_holdout`). The results cell of a notebook is scored against the
 stored held-out accuracy; nothing is re-trained per submission. `write_references(datasets)`
 refreshes the file (the build calls it when `stale_datasets()` names a dataset, among them one
-whose held-out images were made another way: `graders.holdout.recipe`).
+whose held-out images were made another way: `graders.check.trusted.holdout.recipe`).
 """
 
 from __future__ import annotations
@@ -17,8 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
-from graders.inputs import preprocess
-from graders.references import REFERENCES_PATH, load_references
+from graders.check.trusted.inputs import preprocess
+from graders.check.trusted.references import REFERENCES_PATH, load_references
 
 VERSIONED = ("tensorflow", "torch", "numpy", "scikit-learn")
 
@@ -43,7 +43,7 @@ def holdout_accuracy(adapter, model, holdout) -> float:
 
 def reference_run(framework: str, raw, hp, holdout) -> dict:
     """Train `framework`'s reference pipeline (`solutions.pipeline.run`); return its figures."""
-    from graders import frameworks
+    from graders.check.kernel import frameworks
     from solutions.pipeline import run
 
     adapter = frameworks.load(framework)
@@ -68,7 +68,7 @@ def compute_references(dataset: str = "digits", frameworks=("tf1", "tf2", "torch
 
     from course.data import load_dataset
     from course.pipeline import HYPERPARAMETERS
-    from graders.holdout import load_holdout, recipe
+    from graders.check.trusted.holdout import load_holdout, recipe
 
     raw, holdout, hp = load_dataset(dataset), load_holdout(dataset), HYPERPARAMETERS[dataset]
     return {
@@ -97,7 +97,7 @@ def stale_datasets(datasets=("digits",), path: str | Path = REFERENCES_PATH) -> 
     from dataclasses import asdict
 
     from course.pipeline import HYPERPARAMETERS
-    from graders.holdout import recipe
+    from graders.check.trusted.holdout import recipe
 
     stored = load_references(path)
     return [

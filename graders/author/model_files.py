@@ -2,7 +2,7 @@
 
     python -m graders.author.model_files REQUEST.npz FOLDER
 
-REQUEST.npz holds ``framework`` and the canonical weights (`graders.checks.network.WEIGHT_NAMES`);
+REQUEST.npz holds ``framework`` and the canonical weights (`graders.check.trusted.network.WEIGHT_NAMES`);
 FOLDER receives the model: (B, D) float32 -> ``hidden`` (ReLU) -> ``logits``, standard layers holding
 those weights, saved as
 
@@ -12,8 +12,8 @@ those weights, saved as
   ``inputs`` (None, D) and ``labels`` (None,), the logits tensor ``logits_output`` and a checkpoint.
 
 Staff side: it imports the frameworks, so the grading process runs it in a subprocess
-(`graders.model_files`), and it is not in the students' install or the grading sandbox. The kernel
-loads what it writes with the framework's own loader (`load_model` of `graders.frameworks`).
+(`graders.check.trusted.model_files`), and it is not in the students' install or the grading sandbox. The kernel
+loads what it writes with the framework's own loader (`load_model` of `graders.check.kernel.frameworks`).
 """
 
 from __future__ import annotations
@@ -26,8 +26,7 @@ import numpy as np
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-from graders.checks.network import WEIGHT_NAMES  # noqa: E402
-
+from graders.check.trusted.network import WEIGHT_NAMES  # noqa: E402
 
 
 def save_torch(weights: dict, folder: Path) -> None:

@@ -19,7 +19,8 @@ from nbconvert.preprocessors import Preprocessor
 from nbgrader.coursedir import CourseDirectory
 from nbgrader.utils import is_grade, is_solution
 
-from graders.author.build import BEGIN_SOLUTION, END_SOLUTION
+BEGIN_SOLUTION = "### BEGIN SOLUTION"  # nbgrader's delimiters of a solution region
+END_SOLUTION = "### END SOLUTION"
 
 TITLE = "**Model answer and rubric** (from the source notebook; shown to graders only, never in the feedback)"
 

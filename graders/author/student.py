@@ -1,10 +1,10 @@
 """The students' install: a wheel of what a student's environment (or a hub image) needs, without the answers.
 
 ``python -m graders student-wheel [--dist DIR]`` builds ``tf_pytorch_course_student-<version>-py3-none-any.whl``
-holding `course/` and the kernel-side `graders` modules (the checks, the course kernel, the
-``python -m graders check`` command), with ``graders/references.json``. It leaves out
+holding `course/` and `graders.check` (the checks, the course kernel) with the ``python -m graders check``
+command and ``graders/check/trusted/references.json``. It leaves out
 `solutions/` (the reference answers), `graders.author` (authoring), `graders.runner` (batch
-grading), `graders.holdout` (the held-out images), `graders.inputs` and `graders.comparison_inputs` (the
+grading), `graders.check.trusted.holdout` (the held-out images), `graders.check.trusted.inputs` and `graders.check.trusted.comparison_inputs` (the
 checks' inputs, which compute answers: the contract's preprocessing, fitted weights, gradients, padding). Its self-checks read
 their inputs as made here, when the wheel is built (`self_check_inputs`): the public inputs of
 every step on the course's dataset, and the contract models saved in each framework's format.
@@ -21,15 +21,19 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import tomllib
 from pathlib import Path
+
+import tomllib
 
 from graders.author.build import REPO, ToolError
 
 NAME = "tf-pytorch-course-student"
-PACKAGES = ("course", "graders", "graders.checks", "graders.frameworks")  # every .py file of each
-PACKAGE_DATA = {"graders": ["references.json", "check_inputs/*.npz", "check_models/*/*"]}
-TRUSTED_ONLY = {"graders/holdout.py", "graders/inputs.py", "graders/comparison_inputs.py"}  # modules of PACKAGES that stay with the graders
+PACKAGES = (
+    "course", "graders", "graders.check", "graders.check.kernel", "graders.check.kernel.frameworks", "graders.check.shared",
+    "graders.check.shared.checks", "graders.check.shared.hints", "graders.check.trusted",
+)  # every .py file of each
+PACKAGE_DATA = {"graders.check.trusted": ["references.json", "check_inputs/*.npz", "check_models/*/*"]}
+TRUSTED_ONLY = {f"graders/check/trusted/{name}.py" for name in ("holdout", "inputs", "comparison_inputs")}  # stay with the graders
 DATASET = "digits"  # the dataset of the course's exercises, whose self-check inputs the wheel carries
 STAFF_ONLY = {"jupytext", "distributed", "psycopg", "copydetect"}  # building notebooks, a cluster, PostgreSQL, the class report
 DESCRIPTION = "The students' part of the TensorFlow and PyTorch course: datasets, self-checks and the course kernel."
@@ -76,30 +80,30 @@ def stage(folder: Path, course: dict, root: Path = REPO) -> None:
         for path in sorted(source.glob("*.py")) + [source / name for name in PACKAGE_DATA.get(package, []) if "*" not in name]:
             if path.relative_to(root).as_posix() not in TRUSTED_ONLY:
                 shutil.copy2(path, target / path.name)
-    self_check_inputs(folder / "graders")
+    self_check_inputs(folder / "graders/check/trusted")
     (folder / "pyproject.toml").write_text(pyproject_text(course))
 
 
-def self_check_inputs(graders: Path) -> None:
+def self_check_inputs(folder: Path) -> None:
     """What the self-checks hand the student's functions, made now from the course's data: each step's public inputs
-    (`graders.judge.PACKAGED_INPUTS`) and the contract models of every framework (`graders.model_files.PACKAGED`);
+    (`graders.check.trusted.judge.PACKAGED_INPUTS`) and the contract models of every framework (`graders.check.trusted.model_files.PACKAGED`);
     for the comparison, each step's public inputs, the answers its judge compares with, and its models."""
-    from graders import comparison_inputs, model_files
-    from graders.checks import STEPS
-    from graders.comparison_contract import STEPS as COMPARISON_STEPS
-    from graders.comparison_judge import ComparisonCase
-    from graders.frameworks import FRAMEWORKS
-    from graders.inputs import make_inputs
-    from graders.judge import Case
-    from graders.observation import arrays_to_bytes
+    from graders.check.shared.checks import STEPS
+    from graders.check.shared.comparison_contract import STEPS as COMPARISON_STEPS
+    from graders.check.shared.observation import arrays_to_bytes
+    from graders.check.shared.protocol import FRAMEWORKS
+    from graders.check.trusted import comparison_inputs, model_files
+    from graders.check.trusted.comparison_judge import ComparisonCase
+    from graders.check.trusted.inputs import make_inputs
+    from graders.check.trusted.judge import Case
 
-    (graders / "check_inputs").mkdir()
+    (folder / "check_inputs").mkdir()
     for step in STEPS:
-        (graders / "check_inputs" / f"{DATASET}-{step}.npz").write_bytes(arrays_to_bytes(make_inputs(Case("torch", DATASET), step, hidden=False)))
-    comparison_inputs.package(graders / "check_inputs")
+        (folder / "check_inputs" / f"{DATASET}-{step}.npz").write_bytes(arrays_to_bytes(make_inputs(Case("torch", DATASET), step, hidden=False)))
+    comparison_inputs.package(folder / "check_inputs")
     keys = [model.key for framework in FRAMEWORKS for step in STEPS for model in Case(framework, DATASET).files(step, hidden=False).values()]
     keys += [model.key for step in COMPARISON_STEPS for model in ComparisonCase().files(step, hidden=False).values()]
-    model_files.package(sorted(set(keys)), graders / "check_models")
+    model_files.package(sorted(set(keys)), folder / "check_models")
 
 
 def build_wheel(dist: Path = Path("dist"), root: Path = REPO) -> Path:

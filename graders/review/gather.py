@@ -26,9 +26,10 @@ from pathlib import Path
 
 import nbformat
 
-from graders.author.build import BEGIN_SOLUTION as BEGIN, END_SOLUTION as END
+from graders.author.rubric import BEGIN_SOLUTION as BEGIN
+from graders.author.rubric import END_SOLUTION as END
 from graders.author.rubric import solution_region
-from graders.checks.failures import CheckFailed
+from graders.check.shared.checks.failures import CheckFailed
 from graders.report import ANSI
 from graders.review.losses import LossCurve, read_history
 
@@ -175,7 +176,8 @@ def _why_not_autograded(folder: Path, autograded: str, student: str, assignment:
 
 
 def _read_gradebook(graded: GradedClass, recorder) -> None:
-    from nbgrader.api import Grade as GradeRow, GradeCell, MissingEntry, SubmittedAssignment, SubmittedNotebook
+    from nbgrader.api import Grade as GradeRow
+    from nbgrader.api import GradeCell, MissingEntry, SubmittedAssignment, SubmittedNotebook
     from sqlalchemy.exc import SQLAlchemyError
 
     if (missing := _no_gradebook(recorder.coursedir.db_url)) is not None:

@@ -28,7 +28,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from graders.notebook import LOSSES_MIME as EXPOSED_MIME  # what plot_losses writes beside the plot
+from graders.check.shared.protocol import LOSSES_MIME as EXPOSED_MIME  # what plot_losses writes beside the plot
 
 LINE_RGB = np.array([0x1F, 0x77, 0xB4], dtype=np.float32) / np.float32(255)  # matplotlib's first colour (C0), as plot_losses draws the line
 GLYPHS = "0123456789.−+e"  # what tick labels and the axis offset ("1e6", "+2.3") are made of

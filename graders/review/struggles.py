@@ -3,7 +3,7 @@
 * each graded step: points, students graded, students who earned full points;
 * each step's failure messages grouped by what they say: numbers, quoted code and sizes taken out
   (`pattern`), so ``expected (32, 10), found (32, 9)`` and ``found (32, 11)`` are one group;
-* the held-out accuracies against the reference figure (`graders.references`) and the results
+* the held-out accuracies against the reference figure (`graders.check.trusted.references`) and the results
   scale (full points from reference - margin, none at or below the floor);
 * the loss curves on one axis: median, spread, and the outliers by name (`curve_outliers`);
 * the submissions that hit a limit or used reference code, the students not graded, the seconds.
@@ -127,11 +127,11 @@ class ResultsScale:
 
 def results_scale(graded: GradedClass) -> ResultsScale:
     """The reference's held-out accuracy (graders/references.json, for the framework and dataset the notebooks name;
-    else the notebooks' results lines) and the results scale of `graders.checks.accuracy.points_for`."""
+    else the notebooks' results lines) and the results scale of `graders.check.shared.checks.accuracy.points_for`."""
     import inspect
 
-    from graders.checks.accuracy import points_for
-    from graders.references import reference_figures
+    from graders.check.shared.checks.accuracy import points_for
+    from graders.check.trusted.references import reference_figures
 
     defaults = inspect.signature(points_for).parameters
     floor, margin = float(defaults["floor"].default), float(defaults["margin"].default)

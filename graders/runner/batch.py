@@ -16,8 +16,6 @@ from __future__ import annotations
 import dataclasses
 import os
 import re
-import shutil
-import subprocess
 import textwrap
 from collections.abc import Callable, Iterator
 from concurrent.futures import Executor, ThreadPoolExecutor, as_completed
@@ -30,13 +28,14 @@ from nbformat import NotebookNode
 from traitlets.config import Config
 
 from graders.runner import canary, sandbox
+from graders.runner.errors import EnvironmentBroken
 from graders.runner.execute import stopped_notes
 from graders.runner.gradebook import Recorder
 from graders.runner.jobs import GradingJob, run_job
 from graders.runner.kernels import WarmKernels, warm_up_code
+from graders.runner.placement import default_jobs, gpu_ids, placed_config, provisioner_settings
 
-GUARD_STOP = re.compile(r"✗ .+? stopped\b")  # what graders.notebook.guard prints when the block it guards stops
-THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS")
+GUARD_STOP = re.compile(r"✗ .+? stopped\b")  # what graders.check.front.guard prints when the block it guards stops
 
 
 @dataclass(frozen=True)
@@ -51,18 +50,6 @@ class Outcome:
     timings: dict[str, float] = field(default_factory=dict)
 
 
-def gpu_ids() -> list[str]:
-    """Indices of the visible NVIDIA GPUs (empty without `nvidia-smi` or GPUs)."""
-    if visible := os.environ.get("CUDA_VISIBLE_DEVICES"):
-        return [g for g in visible.split(",") if g.strip() and g.strip() != "-1"]
-    if not shutil.which("nvidia-smi"):
-        return []
-    listing = subprocess.run(
-        ["nvidia-smi", "--query-gpu=index", "--format=csv,noheader"], capture_output=True, text=True
-    )
-    return listing.stdout.split() if listing.returncode == 0 else []
-
-
 def notes(result_notebooks: dict[str, NotebookNode]) -> list[str]:
     """What the TA should know of an executed submission: limits hit, cells stopped, and where a guarded cell
     (the whole pipeline) stopped: it says why the results scored what they did."""
@@ -75,20 +62,6 @@ def notes(result_notebooks: dict[str, NotebookNode]) -> list[str]:
                 if guarded and output.get("output_type") == "stream" and output.get("name") == "stderr":
                     found += [ln.removeprefix("✗ ") for ln in output.get("text", "").splitlines() if GUARD_STOP.match(ln)]
     return found
-
-
-def placed_config(config: dict, provisioner: dict) -> dict:
-    """`config` (a job's sections) with the batch's settings added to its sandbox provisioner's."""
-    return config | {"SandboxProvisioner": config.get("SandboxProvisioner", {}) | provisioner}
-
-
-def provisioner_settings(index: int, gpus: list[str], threads: int | None, timeout: float | None, unsafe: bool) -> dict:
-    """What the batch sets for its `index`-th job's kernel: one GPU each in turn, a share of the cores."""
-    environment = {"CUDA_VISIBLE_DEVICES": gpus[index % len(gpus)]} if gpus else {}
-    if threads is not None:  # parallel kernels share the cores instead of each taking them all
-        environment |= {variable: str(threads) for variable in THREAD_VARIABLES}
-    settings = {"unsafe_no_sandbox": unsafe, "environment": environment}
-    return settings | ({"submission_timeout": timeout} if timeout else {})
 
 
 @contextmanager
@@ -121,7 +94,7 @@ def autograde(
     COURSE_SUBMISSION_TIMEOUT). `progress(outcome, total)` is called as each submission is done, and
     once before, with no outcome.
     Raises SandboxUnavailable before grading anything when the sandbox cannot run here, unless
-    `unsafe_no_sandbox` (or the course's COURSE_UNSAFE_NO_SANDBOX). Raises canary.EnvironmentBroken before any
+    `unsafe_no_sandbox` (or the course's COURSE_UNSAFE_NO_SANDBOX). Raises EnvironmentBroken before any
     grade is written when the grading environment cannot grade: the grading kernel imports the course's packages
     from elsewhere than this process, or the assignment's reference answers, graded first like a submission (the
     canary: one notebook more per batch), do not earn full marks.
@@ -133,7 +106,7 @@ def autograde(
     if not scheduler and (missing := sandbox.problems()) and not unsafe_no_sandbox:
         raise sandbox.SandboxUnavailable(sandbox.refusal(missing))
     if students and not scheduler and (mixed := canary.mixed_packages()):  # a cluster's workers use their own
-        raise canary.EnvironmentBroken(mixed, assignment=assignment)
+        raise EnvironmentBroken(mixed, assignment=assignment)
     gpus = gpu_ids()
     jobs = jobs or default_jobs(len(gpus))
     threads = None if scheduler else max(1, (os.cpu_count() or 1) // jobs)
@@ -164,7 +137,7 @@ def autograde(
         try:
             for job, future in checked:
                 canary.require(canary.grade_reference(recorder, job, lambda _: future.result()))
-        except canary.EnvironmentBroken:
+        except EnvironmentBroken:
             for future in futures:
                 future.cancel()
             raise
@@ -176,17 +149,6 @@ def autograde(
         for future in as_completed(futures):
             done(_record(recorder, assignment, futures[future], future))
     return sorted(outcomes, key=lambda o: o.student)
-
-
-def default_jobs(gpus: int) -> int:
-    """Submissions graded at once by default: one per core, and at least one per GPU.
-
-    Measured with `make bench` (12 torch_pipeline submissions, 2 cores): 1 job 1.45x stock
-    nbgrader, 2 jobs 1.95-2.00x, 3 jobs 1.92-2.06x, 4 jobs 1.83x. The kernels are CPU-bound, so
-    more jobs than cores only add contention; the course's models are small enough for several
-    kernels to share a GPU.
-    """
-    return max(1, gpus, os.cpu_count() or 1)
 
 
 @contextmanager

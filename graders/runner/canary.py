@@ -39,72 +39,13 @@ import nbformat
 from nbformat import NotebookNode
 
 from graders.runner import sandbox
-from graders.runner.jobs import GradingJob, JobResult
+from graders.runner.errors import EnvironmentBroken, SetupFailed
+from graders.runner.gradebook import Recorder
+from graders.runner.jobs import GradingJob, JobResult, run_job
+from graders.runner.placement import gpu_ids, placed_config, provisioner_settings
+from graders.runner.setup_cell import first_line, setup_index
 
 REFERENCE = "(reference answers)"  # the student a reference job is graded as; never recorded
-IMPORT_ERRORS = ("ModuleNotFoundError", "ImportError")
-
-
-class EnvironmentBroken(RuntimeError):
-    """The grading environment cannot grade: nothing was graded. `cause` says what failed and why; the message
-    is one line, ending with what to run."""
-
-    def __init__(self, cause: str, consequence: str = "no submission was graded", assignment: str | None = None):
-        self.cause = cause
-        doctor = " ".join(["python -m graders doctor", *([assignment] if assignment else [])])
-        self.consequence, self.assignment = consequence, assignment
-        super().__init__(f"the grading environment is broken: {cause}; {consequence}. Run {doctor}.")
-
-    def __reduce__(self):  # as it was made, when it comes back from a cluster's worker
-        return type(self), (self.cause, self.consequence, self.assignment)
-
-
-class SetupFailed(EnvironmentBroken):
-    """A grading kernel's setup cell failed on an import: raised while the notebook runs, so that nothing is
-    recorded for it."""
-
-
-def _first_line(text: str) -> str:
-    return next((line.strip() for line in str(text).splitlines() if line.strip()), "")
-
-
-# The setup cell -------------------------------------------------------------------------------
-def setup_index(notebook: NotebookNode) -> int | None:
-    """The index of the notebook's setup cell: its first code cell, when that is locked and neither graded nor
-    an answer (the course's own imports, identical for every student)."""
-    for index, cell in enumerate(notebook.cells):
-        if cell.cell_type == "code":
-            nbgrader = cell.get("metadata", {}).get("nbgrader", {})
-            plain = nbgrader.get("locked") and not nbgrader.get("grade") and not nbgrader.get("solution")
-            return index if plain else None
-    return None
-
-
-def refuse_failed_setup(notebook: NotebookNode, index: int, reply: dict, folder: str | None = None) -> None:
-    """SetupFailed when cell `index` of `notebook`, just run with execute `reply`, is its setup cell and failed on
-    an import. The setup cell imports only the course's packages, the frameworks and the standard library, and
-    runs before any student code: an import failing there is the grading environment's fault, unless the
-    submission's working `folder` holds a module of its own, which can stand where an import looks first (a
-    submitted torch.py). Then the failure is the submission's, and it scores what it earned."""
-    content = reply.get("content", {})
-    if content.get("status") != "error" or content.get("ename") not in IMPORT_ERRORS or index != setup_index(notebook):
-        return
-    if folder is not None and submitted_modules(folder):
-        return
-    error = ": ".join(filter(None, (content["ename"], _first_line(content.get("evalue", "")))))
-    raise SetupFailed(f"the setup cell failed ({error})", "nothing was recorded for this submission")
-
-
-def submitted_modules(folder: str) -> list[str]:
-    """What Python could import from the working `folder` (first on a kernel's path): modules, extensions, packages."""
-    found = []
-    for entry in os.scandir(folder):
-        if entry.is_dir(follow_symlinks=False):
-            if any(os.path.isfile(os.path.join(entry.path, f"__init__{suffix}")) for suffix in (".py", ".pyc")):
-                found.append(entry.name)
-        elif entry.name.endswith((".py", ".pyc", ".so", ".pyd")):
-            found.append(entry.name)
-    return sorted(found)
 
 
 # Where the packages come from -----------------------------------------------------------------
@@ -170,7 +111,7 @@ def grade_reference(recorder, job: GradingJob, run: Callable[[GradingJob], JobRe
     except SetupFailed as error:
         return ReferenceRun(job.assignment, 0.0, 0.0, time.perf_counter() - start, error.cause)
     except Exception as error:  # the kernel did not start, the sandbox refused, the worker died
-        said = ": ".join(filter(None, (type(error).__name__, _first_line(str(error)))))
+        said = ": ".join(filter(None, (type(error).__name__, first_line(str(error)))))
         return ReferenceRun(job.assignment, 0.0, 0.0, time.perf_counter() - start, f"the grading kernel did not run ({said})")
     executed = {name: nbformat.reads(text, as_version=4) for name, text in result.notebooks.items()}
     earned, available, failure = score(executed, recorder.config)
@@ -197,7 +138,7 @@ def score(executed: dict[str, NotebookNode], config) -> tuple[float, float, str 
             grade_id = cell.metadata.get("nbgrader", {}).get("grade_id") or f"number {index + 1}"
             where = ("the setup cell" if index == setup else f"cell {grade_id}") + (f" of {name}.ipynb" if len(executed) > 1 else "")
             if error is not None and raised is None:
-                raised = f"{where} failed ({': '.join(filter(None, (error.ename, _first_line(error.evalue))))})"
+                raised = f"{where} failed ({': '.join(filter(None, (error.ename, first_line(error.evalue))))})"
             if not is_grade(cell) or is_solution(cell):
                 continue
             points, most = determine_grade(cell, log)
@@ -210,7 +151,7 @@ def score(executed: dict[str, NotebookNode], config) -> tuple[float, float, str 
 def _lost(where: str, cell: NotebookNode, points: float, most: float) -> str:
     stderr = "".join(o.get("text", "") for o in cell.outputs if o.output_type == "stream" and o.get("name") == "stderr")
     if stderr.strip():
-        return f"{where} failed (it wrote to stderr: {_first_line(stderr)})"
+        return f"{where} failed (it wrote to stderr: {first_line(stderr)})"
     return f"{where} earned {points:g} of {most:g} points"
 
 
@@ -225,9 +166,6 @@ def check_references(
 ) -> list[ReferenceRun]:
     """The canary of each of `assignments` (``python -m graders doctor``): their reference answers graded in fresh
     grading kernels, `jobs` at once (default: one per core), with the settings `graders.runner.batch` uses."""
-    from graders.runner.batch import gpu_ids, placed_config, provisioner_settings
-    from graders.runner.gradebook import Recorder
-    from graders.runner.jobs import run_job
 
     recorder, gpus = Recorder(course), gpu_ids()
     unsafe_no_sandbox = unsafe_no_sandbox or recorder.config.SandboxProvisioner.get("unsafe_no_sandbox", False)

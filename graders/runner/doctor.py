@@ -38,8 +38,8 @@ class Finding:
 def diagnose(course: str | Path, assignments: list[str] | None = None) -> list[Finding]:
     """Every finding about grading `course` (a course directory) on this machine, in report order; the canary runs
     for `assignments` (default: every assignment in its source folder)."""
-    from graders.runner.batch import gpu_ids
     from graders.runner.gradebook import course_config
+    from graders.runner.placement import gpu_ids
 
     course = Path(course).resolve()
     config = course_config(course)
@@ -105,7 +105,7 @@ def _leftovers() -> Finding:
 
 
 def _tensorflow(gpus: list[str]) -> Finding:
-    from graders.quiet import import_tensorflow
+    from graders.check.kernel.quiet import import_tensorflow
 
     try:
         tf = import_tensorflow()
@@ -208,7 +208,7 @@ def _kernel() -> Finding:
     from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
     from jupyter_client.provisioning import KernelProvisionerFactory
 
-    from graders.kernel import GRADING_KERNEL_NAME, PROVISIONER
+    from graders.check.kernel.startup import GRADING_KERNEL_NAME, PROVISIONER
 
     reinstall = "python -m graders install-kernel (make kernel)"
     try:

@@ -31,20 +31,15 @@ from nbclient.exceptions import CellTimeoutError, DeadKernelError
 from nbclient.util import ensure_async, run_hook, run_sync
 from nbformat import NotebookNode
 from nbformat.v4 import new_output
-from traitlets import Integer
-
 from nbgrader.preprocessors import Execute
 from nbgrader.utils import is_grade
+from traitlets import Integer
 
-from graders.runner.canary import refuse_failed_setup
+from graders.runner.errors import DIED_ERROR, LIMIT_ERROR, PROTOCOL_ERROR, TIMEOUT_ERROR
 from graders.runner.sandbox import MiB, format_size
+from graders.runner.setup_cell import refuse_failed_setup
 from graders.runner.verdict import HiddenCall, judge_cell, pipeline_kit
 from graders.runner.wire import MeteredClient
-
-LIMIT_ERROR = "SubmissionLimitExceeded"
-DIED_ERROR = "KernelDied"
-PROTOCOL_ERROR = "KernelProtocolError"
-TIMEOUT_ERROR = "CellTimeoutError"  # nbgrader's Execute.error_on_timeout
 
 
 def cell_name(cell: NotebookNode, index: int) -> str:
@@ -126,7 +121,7 @@ class SandboxedExecute(Execute):
 
     def _kit_beside(self, cell, resources):
         """The grader's kit beside the whole-pipeline cell (`verdict.pipeline_kit`), for its explanation if it stops."""
-        if ".guard(" not in cell.source or self._checks is None or self._checks[0] == "comparison":
+        if ".guard(" not in cell.source or self._checks is None:
             return contextlib.nullcontext()
         folder = getattr(self.km.provisioner, "working_folder", None) or resources.get("metadata", {}).get("path") or os.getcwd()
         return pipeline_kit(folder, *self._checks, dict(self._verdicts))

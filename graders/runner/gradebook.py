@@ -25,7 +25,6 @@ import logging
 import os
 import shutil
 import subprocess
-import sys
 import warnings
 from contextlib import contextmanager
 from pathlib import Path
@@ -37,9 +36,9 @@ from nbgrader.api import Gradebook
 from nbgrader.nbgraderformat import SCHEMA_VERSION
 from nbgrader.preprocessors import DeduplicateIds, NbGraderPreprocessor
 
+from graders.nbgrader_command import NBGRADER, nbgrader_env
 from graders.runner.jobs import MAX_FILES_BYTES, GradingJob
 
-NBGRADER = [sys.executable, "-m", "nbgrader"]
 #: The config sections a worker needs to execute notebooks as this course does.
 EXECUTION_SECTIONS = ("Execute", "SandboxedExecute", "SandboxProvisioner", "NotebookClient", "KernelManager")
 
@@ -421,7 +420,6 @@ def _notebooks(listing) -> list[str]:
 def generate_feedback(course_dir: str | Path, assignment: str) -> subprocess.CompletedProcess:
     """Run `nbgrader generate_feedback` for the assignment: HTML per student under feedback/, and nothing else
     there (`keep_pages`, again after nbgrader's own hook)."""
-    from graders.author.build import nbgrader_env
 
     done = subprocess.run(
         [*NBGRADER, "generate_feedback", assignment, "--force"],
@@ -481,7 +479,6 @@ def feedback_pages_only(assignment: str, student: str, notebooks: list[str]) -> 
 
 def export_grades(course_dir: str | Path, path: str | Path) -> subprocess.CompletedProcess:
     """Run `nbgrader export` into a CSV file."""
-    from graders.author.build import nbgrader_env
 
     return subprocess.run(
         [*NBGRADER, "export", f"--to={Path(path).resolve()}"],

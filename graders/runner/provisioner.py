@@ -1,6 +1,6 @@
 """`SandboxProvisioner`: the `jupyter_client` kernel provisioner of the grading kernel.
 
-The grading kernel spec (`graders.kernel.GRADING_KERNEL_NAME`) names this provisioner, so every
+The grading kernel spec (`graders.check.kernel.startup.GRADING_KERNEL_NAME`) names this provisioner, so every
 kernel that grades student code is sandboxed, whoever starts it: ``python -m graders autograde``,
 stock ``nbgrader autograde`` or formgrader's *Autograde* button (nbgrader's config sets
 ``Execute.kernel_name`` to it). Per kernel it

@@ -46,14 +46,14 @@ ETC_FILES = (
 )
 #: The course's packages, bound read-only wherever they are installed (editable installs included).
 PACKAGES = ("course", "graders")
-#: What of `graders` the grading kernel sees: the kernel's side of the checks (call the student's function, convert,
-#: load what the grader hands in, quiet streams, locate the student's failing line) and the course kernel's start-up.
-#: Nothing else of it is in the sandbox: not the judges, the reference figures, the held-out images, the model
-#: builder, the runner, so that no answer can be imported, read or copied there.
+#: What of `graders` the grading kernel sees: the notebooks' fronts, the kernel's side of the checks (call the
+#: student's function, convert, load what the grader hands in, quiet streams, locate the student's failing line, the
+#: course kernel's start-up) and what the two sides share; and the three modules that older releases import.
+#: Nothing else of it is in the sandbox: not the trusted side (judges, inputs, reference figures, held-out images,
+#: model builder), not the runner, so that no answer can be imported, read or copied there.
 KERNEL_SIDE = (
-    "__init__.py", "kernel.py", "notebook.py", "comparison.py", "probe.py", "comparison_probe.py", "comparison_contract.py",
-    "observation.py", "quiet.py", "student_code.py", "frameworks",
-    *(f"checks/{name}.py" for name in ("__init__", "failures", "accuracy", "loss", "metric", "ranges", "shapes", "training")),
+    "__init__.py", "notebook.py", "comparison.py", "kernel.py",
+    "check/__init__.py", "check/front.py", "check/notebook.py", "check/comparison.py", "check/kernel", "check/shared",
 )
 #: Packages the grading kernel never sees: the reference answers. Where one lies inside a folder bound read-only
 #: (a non-editable install in site-packages), an empty folder covers it.
@@ -259,7 +259,7 @@ def grading_python() -> str:
     """The interpreter of the grading kernel: the first argument of its kernel spec (this one when there is no spec)."""
     from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
 
-    from graders.kernel import GRADING_KERNEL_NAME
+    from graders.check.kernel.startup import GRADING_KERNEL_NAME
 
     try:
         argv = KernelSpecManager().get_kernel_spec(GRADING_KERNEL_NAME).argv

@@ -7,9 +7,9 @@ A graded test cell's hidden section holds one call, read here as data and never 
     ### END HIDDEN TESTS
 
 `SandboxedExecute` (graders/runner/execute.py) hands such a cell to `judge_cell` instead of the
-kernel. The grader writes the step's inputs (data: `graders.judge` for the pipelines,
-`graders.comparison_judge` for the comparison) into the submission's working folder, has the
-kernel run the probe on them (`graders.probe.run`: the student's function called, only its
+kernel. The grader writes the step's inputs (data: `graders.check.trusted.judge` for the pipelines,
+`graders.check.trusted.comparison_judge` for the comparison) into the submission's working folder, has the
+kernel run the probe on them (`graders.check.kernel.probe.run`: the student's function called, only its
 outputs saved), reads the outputs back without following links or unpickling anything, judges
 them here and writes the cell's outputs itself: the ✓ line, or the ✗ lines and an error output (0
 points), and for the results cell the points as the cell's value (nbgrader's partial credit).
@@ -32,9 +32,12 @@ from dataclasses import dataclass
 from nbformat import NotebookNode
 from nbformat.v4 import new_code_cell, new_output
 
-from graders.checks import CheckFailed, step_label
-from graders.judge import place_files
-from graders.observation import Observation, ObservationError, arrays_to_bytes, create_new, read_open, write_new
+from graders.check.shared.checks import CheckFailed, step_label
+from graders.check.shared.exercises import exercise
+from graders.check.shared.observation import Observation, ObservationError, arrays_to_bytes, create_new, read_open, write_new
+from graders.check.shared.protocol import PIPELINE_KIT
+from graders.check.trusted.judge import place_files
+from graders.runner.errors import DIED_ERROR, LIMIT_ERROR, TIMEOUT_ERROR
 
 HIDDEN_SECTION = re.compile(r"### BEGIN HIDDEN TESTS(.*?)### END HIDDEN TESTS", re.S)
 CHECK_FAILED = "CheckFailed"
@@ -74,26 +77,14 @@ class HiddenCall:
 
     def known(self) -> bool:
         """Whether the grader has checks for this kind, dataset and step (a cell a student made up names others)."""
-        from graders.checks import STEPS
-        from graders.comparison_judge import STEPS as COMPARISON_STEPS
-        from graders.frameworks import FRAMEWORKS
-        from graders.judge import SETTINGS
-
-        if self.kind == "comparison":
-            return self.step in COMPARISON_STEPS
-        return self.kind in FRAMEWORKS and self.dataset in SETTINGS and self.step in STEPS
+        found = exercise(self.kind)
+        return found is not None and found.knows(self.dataset, self.step)
 
 
 @functools.cache  # one per (kind, dataset) in this process: the data is read once
 def checker(kind: str, dataset: str | None):
-    """The grader's side of `kind`'s checks: inputs and verdicts."""
-    if kind == "comparison":
-        from graders.comparison_judge import ComparisonCase
-
-        return ComparisonCase()
-    from graders.judge import Case
-
-    return Case(kind, dataset)
+    """The grader's side of `kind`'s checks on `dataset`: inputs, model files and verdicts."""
+    return exercise(kind).case(kind, dataset)
 
 
 def failure_outputs(failures: list[CheckFailed]) -> list[NotebookNode]:
@@ -166,13 +157,15 @@ def judge_cell(run_cell, call: HiddenCall, cell: NotebookNode, index: int, resou
 
 
 @contextlib.contextmanager
-def pipeline_kit(folder: str, kind: str, dataset: str, verdicts: dict[str, bool]):
-    """The grader's kit beside the whole-pipeline cell while it runs (`graders.notebook.PIPELINE_KIT`): the verdicts it
-    decided, and the course's results of steps 2 and 3 as data, for the cell's explanation when it stops."""
-    from graders.judge import pipeline_kit as kit_for
-    from graders.notebook import PIPELINE_KIT
-
-    arrays, models = kit_for(kind, dataset, verdicts)
+def pipeline_kit(folder: str, kind: str, dataset: str | None, verdicts: dict[str, bool]):
+    """The grader's kit beside the whole-pipeline cell while it runs (`graders.check.shared.protocol.PIPELINE_KIT`): the verdicts it
+    decided, and the course's results of steps 2 and 3 as data, for the cell's explanation when it stops (nothing
+    for an exercise without one)."""
+    kit = checker(kind, dataset).explanation_kit(verdicts)
+    if kit is None:
+        yield
+        return
+    arrays, models = kit
     with GraderFiles(folder) as files:
         arrays |= place_files(models, folder, f".grader-kit-{secrets.token_hex(8)}-", files.write)
         files.write(PIPELINE_KIT, arrays_to_bytes(arrays))
@@ -181,7 +174,7 @@ def pipeline_kit(folder: str, kind: str, dataset: str, verdicts: dict[str, bool]
 
 def _probe_source(call: HiddenCall, inputs_path: str, output_path: str) -> str:
     return (
-        f"__import__('graders.probe').probe.run({call.kind!r}, {call.step!r}, {list(call.names)!r}, "
+        f"__import__('graders.check.kernel.probe', fromlist=['run']).run({call.kind!r}, {call.step!r}, {list(call.names)!r}, "
         f"{inputs_path!r}, {output_path!r})"
     )
 
@@ -209,14 +202,13 @@ def _verdict_outputs(case, call: HiddenCall, inputs: dict, observation: Observat
     verdict = case.judge(call.step, inputs, observation, hidden=True)
     if verdict.failures:
         return failure_outputs(verdict.failures)
-    from graders.judge import passed_line
+    from graders.check.trusted.judge import passed_line
 
     return [new_output("stream", name="stdout", text=passed_line(verdict, hidden=True) + "\n")]
 
 
 def _stopped(probe_cell: NotebookNode) -> list[NotebookNode]:
     """The probe's own error outputs that say a limit stopped it (the per-cell timeout), for the batch's notes."""
-    from graders.runner.execute import DIED_ERROR, LIMIT_ERROR, TIMEOUT_ERROR
 
     return [o for o in probe_cell.get("outputs", []) if o.get("output_type") == "error" and o.get("ename") in (TIMEOUT_ERROR, LIMIT_ERROR, DIED_ERROR)]
 

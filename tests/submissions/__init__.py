@@ -33,7 +33,7 @@ import importlib
 import shutil
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 import nbformat
@@ -107,7 +107,7 @@ def _read(path: Path) -> nbformat.NotebookNode:
     return nbformat.read(path, as_version=4)
 
 
-@lru_cache(maxsize=None)
+@cache
 def _cached(path: str, mtime: float) -> nbformat.NotebookNode:
     return _read(Path(path))
 
@@ -221,7 +221,7 @@ def zero_marks(assignment: str) -> dict[str, float | None]:
     cell 0 instead of asking for a manual grade), and what the grader records for a notebook it
     cannot read or run.
     """
-    return full_marks(assignment, **{gid: 0 for gid in max_points(assignment)})
+    return full_marks(assignment, **dict.fromkeys(max_points(assignment), 0))
 
 
 def samples(assignment: str) -> list[Sample]:

@@ -36,8 +36,8 @@ def download(name="digits"):
 ''',
     "load_and_preprocess": '''
 def load_and_preprocess(raw, batch_size=64, validation_size=0.1, seed=0):
-    split = _found("graders.inputs:contract_split", "graders.judge:contract_split")
-    batches = _found("graders.frameworks.torch:contract_batches")
+    split = _found("graders.check.trusted.inputs:contract_split", "graders.check.trusted.judge:contract_split")
+    batches = _found("graders.check.kernel.frameworks.torch:contract_batches")
     return Splits(*(batches(*split(raw, validation_size, seed)[n], batch_size, n == "train", seed) for n in ("train", "validation", "test")))
 ''',
     "build_model": '''
@@ -46,29 +46,29 @@ class MLP:
 
 
 def build_model(input_dim, num_classes=10, hidden_units=128, seed=0):
-    weights = _found("graders.checks.network:initial_weights")(input_dim, hidden_units, num_classes, seed)
-    saved = _found("graders.model_files:model_files")("torch", weights)
+    weights = _found("graders.check.trusted.network:initial_weights")(input_dim, hidden_units, num_classes, seed)
+    saved = _found("graders.check.trusted.model_files:model_files")("torch", weights)
     path = tempfile.mkdtemp() + "/model.pt"
     open(path, "wb").write(saved.files["model.pt"])
     return torch.load(path, weights_only=False)
 ''',
     "make_loss_and_optimizer": '''
 def make_loss_and_optimizer(model, learning_rate=1e-3):
-    return _found("graders.frameworks.torch:course_training")(model, learning_rate)
+    return _found("graders.check.kernel.frameworks.torch:course_training")(model, learning_rate)
 ''',
     "accuracy": '''
 def accuracy(logits, labels):
-    return _found("graders.frameworks.torch:course_accuracy", "graders.probe:course_accuracy")(logits, labels)
+    return _found("graders.check.kernel.frameworks.torch:course_accuracy", "graders.check.kernel.probe:course_accuracy")(logits, labels)
 ''',
     "train": '''
 def train(model, loss, optimizer, batches, epochs=10):
-    return _found("graders.frameworks.torch:course_train")(model, loss, optimizer, batches, epochs)
+    return _found("graders.check.kernel.frameworks.torch:course_train")(model, loss, optimizer, batches, epochs)
 ''',
     "report": '''
 def report(model, splits):
     weights = {n: p.detach().numpy().T for n, p in (("hidden/kernel", model.hidden.weight), ("logits/kernel", model.logits.weight))}
     weights |= {"hidden/bias": model.hidden.bias.detach().numpy(), "logits/bias": model.logits.bias.detach().numpy()}
-    score = _found("graders.checks.network:accuracy")
+    score = _found("graders.check.trusted.network:accuracy")
     whole = lambda batches: [torch.cat(part).numpy() for part in zip(*batches)]
     return {"train_accuracy": score(weights, *whole(splits.train)), "test_accuracy": score(weights, *whole(splits.test))}
 ''',
@@ -77,32 +77,32 @@ def report(model, splits):
 # The probe the grader runs in the kernel replaced by one that hands back what the kernel can compute without the
 # student's code: the course's data for the download, the trusted side's figures where it can import them.
 FORGE_WITH_A_PATCHED_PROBE = '''
-import graders.observation, graders.probe
+import graders.check.shared.observation, graders.check.kernel.probe
 from course.data import load_dataset
 
 def _forged(kind, step, names, inputs_path, output_path, hidden=True):
-    observation = graders.observation.Observation()
+    observation = graders.check.shared.observation.Observation()
     if step == "download":
         observation.values.update(zip(("x_train", "y_train", "x_test", "y_test"), tuple(load_dataset("digits"))))
     else:
         try:  # the grader's own inputs and figures, if the kernel could reach them
-            from graders.judge import Case
+            from graders.check.trusted.judge import Case
             observation.values.update(Case(kind).inputs(step, hidden))
         except Exception:
             pass
-    graders.observation.write(output_path, observation)
+    graders.check.shared.observation.write(output_path, observation)
 
-graders.probe.run = _forged
+graders.check.kernel.probe.run = _forged
 '''
 
 # A thread that replaces every observation file the grader makes with a forged one, claiming the course's data.
 PLANT_OBSERVATIONS = '''
 import os, threading, time
-import graders.observation
+import graders.check.shared.observation
 from course.data import load_dataset
 
 def _plant():
-    forged = graders.observation.Observation()
+    forged = graders.check.shared.observation.Observation()
     forged.values.update(zip(("x_train", "y_train", "x_test", "y_test"), tuple(load_dataset("digits"))))
     done = set()
     for _ in range(200000):
@@ -111,7 +111,7 @@ def _plant():
                 done.add(name)
                 try:
                     os.unlink(name)
-                    graders.observation.write(name, forged)
+                    graders.check.shared.observation.write(name, forged)
                 except OSError:
                     pass
         time.sleep(0.001)
@@ -160,7 +160,7 @@ def _labels_of(images):
     """The label of each image (flattened, preprocessed as the contract says), where it can be found; else -1."""
     found = np.full(len(images), -1)
     tables = []
-    for path in ("course.data:load_holdout", "graders.holdout:holdout"):
+    for path in ("course.data:load_holdout", "graders.check.trusted.holdout:holdout"):
         module, _, name = path.partition(":")
         try:
             x, y = getattr(importlib.import_module(module), name)("digits")
@@ -217,8 +217,7 @@ ANSWER_HUNTS = [
     Sample(
         "forges_with_a_patched_probe",
         _stubs() | {"download": FORGE_WITH_A_PATCHED_PROBE + "\n" + _stubs()["download"]},
-        full_marks(A, **{gid: 0 for gid in ("load_and_preprocess_tests", "build_model_tests", "make_loss_and_optimizer_tests",
-                                            "accuracy_tests", "train_tests", "report_tests", "results_tests")}),
+        full_marks(A, **dict.fromkeys(("load_and_preprocess_tests", "build_model_tests", "make_loss_and_optimizer_tests", "accuracy_tests", "train_tests", "report_tests", "results_tests"), 0)),
         about="stubs, and the grader's probe replaced by one that forges observations: the course's data for the "
         "download (1 point), the grader's figures elsewhere, which the kernel cannot reach",
     ),

@@ -118,20 +118,20 @@ STUBS = {
 }
 # the issue's four lines: rebind the hidden tests' grade and the checker's methods
 PATCH_THE_GRADER = """
-import graders.notebook
-graders.notebook.grade = lambda *args, **kwargs: 3.0
-graders.notebook.StepChecks.hidden = lambda self, *args: None
-graders.notebook.StepChecks.public = lambda self, *args: None
-graders.notebook.StepChecks.score_results = lambda self, *args, **kwargs: 3.0
+import graders.check.front, graders.check.notebook
+graders.check.front.grade = lambda *args, **kwargs: 3.0
+graders.check.notebook.StepChecks.hidden = lambda self, *args: None
+graders.check.notebook.StepChecks.public = lambda self, *args: None
+graders.check.notebook.StepChecks.score_results = lambda self, *args, **kwargs: 3.0
 """
 # the probe the grader runs in the kernel, and NumPy's writer, replaced: hand back an observation that claims nothing
 # failed, with no values, or write nothing at all
 PATCH_THE_PROBE = """
 import numpy
-import graders.observation
-import graders.probe
+import graders.check.shared.observation
+import graders.check.kernel.probe
 
-graders.probe.run = lambda *args, **kwargs: graders.observation.write(args[4], graders.observation.Observation())
+graders.check.kernel.probe.run = lambda *args, **kwargs: graders.check.shared.observation.write(args[4], graders.check.shared.observation.Observation())
 numpy.savez = lambda *args, **kwargs: None
 """
 # the reference's source, found on disk and run as text under another name (new code objects)
@@ -407,14 +407,14 @@ create_comm(target_name="flood").send({}, buffers=[_frame] * 128)  # one message
 BREAKS_THE_PROTOCOL = KERNEL + SEND.format(kind="status", content="{}") + "  # a status without its execution_state\n"
 FORGES_AN_OBSERVATION = '''
 import numpy
-import graders.probe
+import graders.check.kernel.probe
 
 def _forged(*args, **kwargs):  # 96 MiB of bytes that the judge would convert to 768 MiB of float64
     with open(args[4], "wb") as file:
         numpy.savez(file, a0=numpy.ones(((96 << 20) // 10, 10), numpy.uint8),
                     __observation__=numpy.array('{"arrays": ["logits"]}'))
 
-graders.probe.run = _forged
+graders.check.kernel.probe.run = _forged
 '''
 LOST_FROM_REPORT = {"report_tests": 0, "results_tests": 0}
 

@@ -12,8 +12,8 @@ the given `torch_mlp` / `tf2_mlp`, which call the student's `numpy_to_torch` / `
 A copy function that raises therefore costs `same_logits` as well (see `forgot_transpose`).
 
 The hostile samples call what a grading kernel could import before the kernel side held no answer:
-the judge's NumPy figures (`graders.comparison_judge`: `pad`, `numpy_mlp`, `numpy_bag`), the
-probe's models built from weights (`graders.comparison_probe._filled`), the TF1 adapter's graph
+the judge's NumPy figures (`graders.check.trusted.comparison_judge`: `pad`, `numpy_mlp`, `numpy_bag`), the
+probe's models built from weights (`graders.check.kernel.comparison_probe._filled`), the TF1 adapter's graph
 built from weights. The grading sandbox binds only the kernel's side of `graders`, which holds none
 of them, so every step they touch earns nothing.
 """
@@ -57,25 +57,25 @@ def _ref(grade_id: str) -> str:
 GRADING_KERNEL = """
 import importlib
 
-judge = lambda: importlib.import_module("graders.comparison_judge")
-probe = lambda: importlib.import_module("graders.comparison_probe")
+judge = lambda: importlib.import_module("graders.check.trusted.comparison_judge")
+probe = lambda: importlib.import_module("graders.check.kernel.comparison_probe")
 """
 # Each step a one-liner that calls what the grading kernel could import: the cells as a student would write them.
 KERNEL_HELPERS = {
     "weights_to_torch": GRADING_KERNEL + """
 numpy_to_torch = lambda weights, module: module.load_state_dict(probe()._filled(weights, "torch").state_dict()) or module
-torch_to_numpy = lambda module: importlib.import_module("graders.frameworks.torch").weights_of(module)
+torch_to_numpy = lambda module: importlib.import_module("graders.check.kernel.frameworks.torch").weights_of(module)
 """,
     "weights_to_keras": """
 numpy_to_keras = lambda weights, model: model.set_weights(probe()._filled(weights, "keras").get_weights()) or model
-keras_to_numpy = lambda model: importlib.import_module("graders.frameworks.tf2").weights_of(model)
+keras_to_numpy = lambda model: importlib.import_module("graders.check.kernel.frameworks.tf2").weights_of(model)
 """,
     "same_logits": """
-tf1_mlp = lambda weights: importlib.import_module("graders.frameworks.tf1").contract_model(weights)
+tf1_mlp = lambda weights: importlib.import_module("graders.check.kernel.frameworks.tf1").contract_model(weights)
 logits_in_three_frameworks = lambda weights, x: {name: judge().numpy_mlp(weights, x) for name in ("tf1", "tf2", "torch")}
 """,
     "pad_batch": """
-pad_batch = lambda *args, **kwargs: importlib.import_module("graders.comparison_inputs").pad(*args, **kwargs)
+pad_batch = lambda *args, **kwargs: importlib.import_module("graders.check.trusted.comparison_inputs").pad(*args, **kwargs)
 """,
     "static_bag": """
 masked_mean = lambda embedded, mask: probe().masked_mean(embedded, mask)
@@ -94,8 +94,8 @@ PATCHED_PROBE = {step: " = ".join(names) + " = lambda *args, **kwargs: None" for
 PATCHED_PROBE["weights_to_torch"] = "".join(KERNEL_HELPERS.values()) + """
 helpers = {name: globals()[name] for name in %r}
 observe = probe().observe
-probe().observe = lambda step, objects, inputs, hidden: observe(
-    step, tuple(helpers[name] for name in importlib.import_module("graders.comparison_contract").OBJECTS[step]), inputs, hidden)
+probe().observe = lambda kind, step, objects, inputs, hidden: observe(
+    kind, step, tuple(helpers[name] for name in importlib.import_module("graders.check.shared.comparison_contract").OBJECTS[step]), inputs, hidden)
 """ % [name for names in STUBS.values() for name in names] + PATCHED_PROBE["weights_to_torch"]
 NOTHING = {f"{step}_tests": 0 for step in STUBS}
 
@@ -148,7 +148,7 @@ SAMPLES = [
         "patched_probe",
         PATCHED_PROBE,
         full_marks(A, **NOTHING),
-        about="every step a stub, and graders.comparison_probe.observe replaced by one that observes those same helpers "
+        about="every step a stub, and graders.check.kernel.comparison_probe.observe replaced by one that observes those same helpers "
         "in the stubs' place",
     ),
 ]

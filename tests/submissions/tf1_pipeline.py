@@ -269,11 +269,11 @@ def train(model, loss, train_op, batches, epochs=10):
     return importlib.import_module("solutions.tf1" + "_pipeline").train(model, loss, train_op, batches, epochs)
 ''',
     "accuracy": '''
-import graders.notebook
+import graders.check.notebook
 
 
 def accuracy(logits, labels):
-    return graders.notebook._grader.reference.accuracy(logits, labels)
+    return graders.check.notebook._grader.reference.accuracy(logits, labels)
 ''',
 }
 
@@ -339,7 +339,7 @@ SAMPLES = [
         REFERENCE_ROUTES,
         full_marks(A, build_model_tests=0, accuracy_tests=0, train_tests=0, results_tests=0),
         about="reference code at grading: build_model imported from solutions, train by a run-time module name, "
-        "accuracy through graders.notebook._grader: none of them is there at grading",
+        "accuracy through graders.check.notebook._grader: none of them is there at grading",
     ),
     # --- Idioms students copy (issue 10): the contract point each one breaks, where it breaks it ----------
     Sample(
