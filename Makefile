@@ -30,9 +30,10 @@ system:
 demo: setup
 	$(BIN)/python -m solutions
 
+# --dist loadscope: a module's tests on one worker (its fixtures made once), each class apart (a bank per assignment)
 test: setup system
 	$(BIN)/lint-imports
-	$(BIN)/python -m pytest -n 2 --dist loadgroup
+	$(BIN)/python -m pytest -n 2 --dist loadscope
 
 # stock nbgrader autograde against ours on one generated class: speed-up, identical scores, time per notebook
 bench: setup system

@@ -17,13 +17,7 @@ def gpu_visible() -> bool:
     return torch.cuda.is_available()
 
 
-@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups
 def pytest_collection_modifyitems(config, items):
-    # `make test` runs `--dist loadgroup`: a module's tests on one worker, so that its module fixtures are made
-    # once, unless a test names its own group (the sample bank: one per assignment, each graded apart).
-    for item in items:
-        if item.get_closest_marker("xdist_group") is None:
-            item.add_marker(pytest.mark.xdist_group(item.path.name))
     if any("gpu" in item.keywords for item in items) and not gpu_visible():
         skip = pytest.mark.skip(reason="needs a CUDA GPU; none is visible")
         for item in items:

@@ -31,7 +31,7 @@ from pathlib import Path
 import nbformat
 import pytest
 from observed import cell_text, processes_with
-from submissions import ASSIGNMENTS, Sample, full_marks, graded_cells, manual_cells, new_course, samples
+from submissions import Sample, full_marks, graded_cells, manual_cells, new_course, samples
 from submissions.attacks import MARKER
 
 from graders.author import build
@@ -127,9 +127,8 @@ def finished(course: Path, assignment: str, outcomes: dict[str, ag.Outcome], sta
     return Pass(outcomes, ag.scores(course, assignment), manual_flags(course, assignment), seconds)
 
 
-@pytest.fixture(scope="module", params=[pytest.param(a, marks=pytest.mark.xdist_group(a)) for a in ASSIGNMENTS])
-def graded(request, tmp_path_factory) -> Graded:
-    assignment = request.param
+def grade_bank(assignment: str, tmp_path_factory) -> Graded:
+    """The assignment's bank submitted to a fresh course, graded by our runner, then by stock nbgrader."""
     tmp = tmp_path_factory.mktemp(assignment)
     course = new_course(tmp / "course", assignment)
     with pytest.MonkeyPatch.context() as env:
@@ -170,50 +169,6 @@ def why(course: Path, assignment: str, student: str, grade_id: str) -> str:
     return " | ".join(line.strip() for line in text.strip().splitlines()[-4:])[:600]
 
 
-# The tests -----------------------------------------------------------------------------------------
-@pytest.mark.parametrize("number", range(1, PASSES + 1))
-def test_every_sample_gets_its_expected_score(graded: Graded, number: int):
-    grading = graded.passes[number - 1]
-    manual = set(manual_cells(graded.assignment))
-    wrong = []
-    for sample in graded.bank:
-        found = grading.scores.get(sample.name)
-        if found is None:
-            wrong.append(f"{sample.name}: not in the gradebook")
-            continue
-        assert set(found) == set(sample.expected), (sample.name, sorted(found), sorted(sample.expected))
-        for grade_id, expected in sample.expected.items():
-            score, _ = found[grade_id]
-            if grade_id in manual and expected is None:
-                if not grading.manual[sample.name][grade_id]:
-                    wrong.append(f"{sample.name}: {grade_id} is not left for manual grading (score {score:g})")
-            elif expected is None or not math.isclose(score, expected, abs_tol=TOLERANCE):
-                outcome = grading.outcomes[sample.name]
-                reason = why(graded.course, graded.assignment, sample.name, grade_id)
-                wrong.append(
-                    f"{sample.name}: {grade_id} expected {expected}, got {score:g}  <- outcome {outcome.graded} "
-                    f"{outcome.message!r} ({outcome.seconds:.0f} s); the autograded cell now shows: {reason}"
-                )
-    assert not wrong, f"pass {number} of {graded.assignment}:\n" + "\n".join(wrong)
-
-
-@pytest.mark.parametrize("number", range(1, PASSES + 1))
-def test_outcomes_say_what_happened(graded: Graded, number: int):
-    """The runner's Outcome says it; stock nbgrader's autograded notebook says the same, except that
-    stock nbgrader leaves no trace of a submission it could not read."""
-    outcomes = graded.passes[number - 1].outcomes
-    assert sorted(outcomes) == sorted(s.name for s in graded.bank)
-    stock = number == 2
-    wrong = [
-        f"{s.name}: graded={outcomes[s.name].graded} {outcomes[s.name].message!r}; expected graded={s.graded} "
-        f"and a message containing {s.outcome!r}" + (", and no limit, death or skipped file" if s.outcome == "graded" else "")
-        for s in graded.bank
-        if outcomes[s.name].graded != s.graded
-        or (not says(outcomes[s.name].message, s.outcome) and not (stock and not s.graded))
-    ]
-    assert not wrong, "\n".join(wrong)
-
-
 #: What a report line says when grading was cut short or left something out: a sample must name it to meet it.
 INTERRUPTED = re.compile(r"exceeded in cell|the kernel died|ran past the per-cell time limit|not read \(|grading job failed")
 
@@ -226,130 +181,186 @@ def says(message: str, outcome: str) -> bool:
     return outcome in message
 
 
-@pytest.mark.parametrize("number", range(1, PASSES + 1))
-def test_a_pipeline_that_stops_after_green_steps_says_they_clash(graded: Graded, number: int):
-    """A sample whose step checks all earn full marks, but whose whole pipeline stops, is told that the steps
-    pass alone and fail together, never to fix a check that passed."""
-    top = full_marks(graded.assignment)
-    steps = [grade_id for grade_id in top if grade_id.endswith("_tests") and grade_id != "results_tests"]
-    green = [s for s in graded.bank if s.kind == "fills" and all(s.expected.get(g) == top[g] for g in steps)]
-    outcomes = graded.passes[number - 1].outcomes
-    stopped = [s.name for s in green if "the whole pipeline stopped" in outcomes[s.name].message]
-    unexplained = [
-        f"{name}: {outcomes[name].message!r}"
-        for name in stopped
-        if "together they fail here" not in outcomes[name].message or "whose self-check failed" in outcomes[name].message
-    ]
-    assert not unexplained, "\n".join(unexplained)
-    if graded.assignment in ("tf2_pipeline", "torch_pipeline"):  # the bank holds a clash in each
-        assert stopped, f"no sample of {graded.assignment} stops its pipeline after green steps"
+# The tests -----------------------------------------------------------------------------------------
+class Bank:
+    """The bank's tests of one assignment (`assignment`), whose samples the class-scoped `graded` grades twice. One
+    class per assignment: `make test` (pytest-xdist, --dist loadscope) grades each on a worker of its own."""
 
+    assignment: str
 
-def test_unfilled_release_says_not_implemented_for_every_step(graded: Graded):
-    outputs = autograded_outputs(graded.course, graded.assignment, "unfilled")
-    manual = set(manual_cells(graded.assignment))
-    for grade_id, text in outputs.items():
-        if grade_id in manual:
-            continue
-        step = grade_id.removesuffix("_tests")
-        if step == "results":
-            assert "did not produce a trained model" in text, text
-        else:  # the self-check's one ✗ line names the step and says the stub is still there
-            first = text.strip().splitlines()[0]
-            assert first.startswith("✗") and step in first, (grade_id, text)
-            assert "not implemented" in first or "not written yet" in first, (grade_id, text)
-            assert "NotImplementedError" in first, (grade_id, text)
+    @pytest.fixture(scope="class")
+    def graded(self, tmp_path_factory) -> Graded:
+        return grade_bank(self.assignment, tmp_path_factory)
 
-
-def test_no_process_outlives_the_batch(graded: Graded):
-    """Every process an attack started carries MARKER; none may be left after grading."""
-    assert processes_with(MARKER) == []
-
-
-@pytest.mark.parametrize("number", range(1, PASSES + 1))
-def test_the_batch_keeps_its_time_budget(graded: Graded, number: int):
-    assert graded.passes[number - 1].seconds < BUDGET, f"pass {number} of {graded.assignment} took too long"
-
-
-@pytest.mark.parametrize("graded", ["torch_pipeline"], indirect=True)  # the bank's hanging sample
-def test_hanging_cell_is_stopped_by_the_timeout(graded: Graded):
-    path = graded.course / "autograded" / HANGING / graded.assignment / f"{graded.assignment}.ipynb"
-    cells = {c.metadata.get("nbgrader", {}).get("grade_id"): c for c in nbformat.read(path, as_version=4).cells}
-    hung = [gid for gid, c in cells.items() if "while True" in c.source]
-    assert len(hung) == 1, hung
-    assert "CellTimeoutError" in cell_text(cells[hung[0]]), cell_text(cells[hung[0]])
-
-
-@pytest.mark.parametrize("graded", ["framework_comparison"], indirect=True)  # the one with written answers
-def test_written_answers_are_left_for_manual_grading(graded: Graded):
-    manual = manual_cells(graded.assignment)
-    assert manual, "framework_comparison asks for written answers"
-    for number, grading in enumerate(graded.passes, 1):
+    @pytest.mark.parametrize("number", range(1, PASSES + 1))
+    def test_every_sample_gets_its_expected_score(self, graded: Graded, number: int):
+        grading = graded.passes[number - 1]
+        manual = set(manual_cells(graded.assignment))
+        wrong = []
         for sample in graded.bank:
-            for gid in manual:
-                left = grading.manual[sample.name][gid]
-                assert left == (sample.expected[gid] is None), (number, sample.name, gid, left)
+            found = grading.scores.get(sample.name)
+            if found is None:
+                wrong.append(f"{sample.name}: not in the gradebook")
+                continue
+            assert set(found) == set(sample.expected), (sample.name, sorted(found), sorted(sample.expected))
+            for grade_id, expected in sample.expected.items():
+                score, _ = found[grade_id]
+                if grade_id in manual and expected is None:
+                    if not grading.manual[sample.name][grade_id]:
+                        wrong.append(f"{sample.name}: {grade_id} is not left for manual grading (score {score:g})")
+                elif expected is None or not math.isclose(score, expected, abs_tol=TOLERANCE):
+                    outcome = grading.outcomes[sample.name]
+                    reason = why(graded.course, graded.assignment, sample.name, grade_id)
+                    wrong.append(
+                        f"{sample.name}: {grade_id} expected {expected}, got {score:g}  <- outcome {outcome.graded} "
+                        f"{outcome.message!r} ({outcome.seconds:.0f} s); the autograded cell now shows: {reason}"
+                    )
+        assert not wrong, f"pass {number} of {graded.assignment}:\n" + "\n".join(wrong)
+
+    @pytest.mark.parametrize("number", range(1, PASSES + 1))
+    def test_outcomes_say_what_happened(self, graded: Graded, number: int):
+        """The runner's Outcome says it; stock nbgrader's autograded notebook says the same, except that
+        stock nbgrader leaves no trace of a submission it could not read."""
+        outcomes = graded.passes[number - 1].outcomes
+        assert sorted(outcomes) == sorted(s.name for s in graded.bank)
+        stock = number == 2
+        wrong = [
+            f"{s.name}: graded={outcomes[s.name].graded} {outcomes[s.name].message!r}; expected graded={s.graded} "
+            f"and a message containing {s.outcome!r}" + (", and no limit, death or skipped file" if s.outcome == "graded" else "")
+            for s in graded.bank
+            if outcomes[s.name].graded != s.graded
+            or (not says(outcomes[s.name].message, s.outcome) and not (stock and not s.graded))
+        ]
+        assert not wrong, "\n".join(wrong)
+
+    @pytest.mark.parametrize("number", range(1, PASSES + 1))
+    def test_a_pipeline_that_stops_after_green_steps_says_they_clash(self, graded: Graded, number: int):
+        """A sample whose step checks all earn full marks, but whose whole pipeline stops, is told that the steps
+        pass alone and fail together, never to fix a check that passed."""
+        top = full_marks(graded.assignment)
+        steps = [grade_id for grade_id in top if grade_id.endswith("_tests") and grade_id != "results_tests"]
+        green = [s for s in graded.bank if s.kind == "fills" and all(s.expected.get(g) == top[g] for g in steps)]
+        outcomes = graded.passes[number - 1].outcomes
+        stopped = [s.name for s in green if "the whole pipeline stopped" in outcomes[s.name].message]
+        unexplained = [
+            f"{name}: {outcomes[name].message!r}"
+            for name in stopped
+            if "together they fail here" not in outcomes[name].message or "whose self-check failed" in outcomes[name].message
+        ]
+        assert not unexplained, "\n".join(unexplained)
+        if graded.assignment in ("tf2_pipeline", "torch_pipeline"):  # the bank holds a clash in each
+            assert stopped, f"no sample of {graded.assignment} stops its pipeline after green steps"
+
+    def test_unfilled_release_says_not_implemented_for_every_step(self, graded: Graded):
+        outputs = autograded_outputs(graded.course, graded.assignment, "unfilled")
+        manual = set(manual_cells(graded.assignment))
+        for grade_id, text in outputs.items():
+            if grade_id in manual:
+                continue
+            step = grade_id.removesuffix("_tests")
+            if step == "results":
+                assert "did not produce a trained model" in text, text
+            else:  # the self-check's one ✗ line names the step and says the stub is still there
+                first = text.strip().splitlines()[0]
+                assert first.startswith("✗") and step in first, (grade_id, text)
+                assert "not implemented" in first or "not written yet" in first, (grade_id, text)
+                assert "NotImplementedError" in first, (grade_id, text)
+
+    def test_no_process_outlives_the_batch(self, graded: Graded):
+        """Every process an attack started carries MARKER; none may be left after grading."""
+        assert processes_with(MARKER) == []
+
+    @pytest.mark.parametrize("number", range(1, PASSES + 1))
+    def test_the_batch_keeps_its_time_budget(self, graded: Graded, number: int):
+        assert graded.passes[number - 1].seconds < BUDGET, f"pass {number} of {graded.assignment} took too long"
+
+    def test_feedback_for_every_graded_student(self, graded: Graded):
+        """An HTML report per graded student, showing each failed step's ✗ message as the autograded notebook has it."""
+        assert graded.feedback.returncode == 0, graded.feedback.stdout + graded.feedback.stderr
+        shown = 0
+        for sample in graded.bank:
+            path = graded.course / "feedback" / sample.name / graded.assignment / f"{graded.assignment}.html"
+            if not sample.graded:
+                continue
+            assert path.is_file(), path
+            page = html.unescape(path.read_text(encoding="utf-8"))
+            outputs = autograded_outputs(graded.course, graded.assignment, sample.name)
+            for grade_id, points in sample.expected.items():
+                failures = [line for line in outputs[grade_id].splitlines() if line.startswith("✗")]
+                if points == 0 and failures:
+                    shown_text = failures[0].split("\x1b")[0]  # up to any ANSI colour code (Keras puts some in errors)
+                    assert shown_text in page, (sample.name, grade_id, failures[0])
+                    shown += 1
+        assert shown, "no failure message was checked"
+
+    def test_gradebook_holds_every_sample_once(self, graded: Graded):
+        with Recorder(graded.course).gradebook() as gb:
+            students = sorted(s.student.id for s in gb.find_assignment(graded.assignment).submissions)
+        assert students == sorted(s.name for s in graded.bank)
+
+    def test_bank_files_are_valid(self, graded: Graded):
+        """The submitted notebooks are what the bank says (valid JSON, except the corrupt one)."""
+        for sample in graded.bank:
+            path = graded.course / "submitted" / sample.name / graded.assignment / f"{graded.assignment}.ipynb"
+            text = path.read_text(encoding="utf-8")
+            if sample.kind == "corrupt":
+                with pytest.raises(json.JSONDecodeError):
+                    json.loads(text)
+            else:
+                nbformat.validate(nbformat.reads(text, as_version=4))
 
 
-def test_feedback_for_every_graded_student(graded: Graded):
-    """An HTML report per graded student, showing each failed step's ✗ message as the autograded notebook has it."""
-    assert graded.feedback.returncode == 0, graded.feedback.stdout + graded.feedback.stderr
-    shown = 0
-    for sample in graded.bank:
-        path = graded.course / "feedback" / sample.name / graded.assignment / f"{graded.assignment}.html"
-        if not sample.graded:
-            continue
-        assert path.is_file(), path
-        page = html.unescape(path.read_text(encoding="utf-8"))
-        outputs = autograded_outputs(graded.course, graded.assignment, sample.name)
-        for grade_id, points in sample.expected.items():
-            failures = [line for line in outputs[grade_id].splitlines() if line.startswith("✗")]
-            if points == 0 and failures:
-                shown_text = failures[0].split("\x1b")[0]  # up to any ANSI colour code (Keras puts some in errors)
-                assert shown_text in page, (sample.name, grade_id, failures[0])
-                shown += 1
-    assert shown, "no failure message was checked"
+class TestTf1Pipeline(Bank):
+    assignment = "tf1_pipeline"
 
 
-def test_gradebook_holds_every_sample_once(graded: Graded):
-    with Recorder(graded.course).gradebook() as gb:
-        students = sorted(s.student.id for s in gb.find_assignment(graded.assignment).submissions)
-    assert students == sorted(s.name for s in graded.bank)
+class TestTf2Pipeline(Bank):
+    assignment = "tf2_pipeline"
 
 
-def test_bank_files_are_valid(graded: Graded):
-    """The submitted notebooks are what the bank says (valid JSON, except the corrupt one)."""
-    for sample in graded.bank:
-        path = graded.course / "submitted" / sample.name / graded.assignment / f"{graded.assignment}.ipynb"
-        text = path.read_text(encoding="utf-8")
-        if sample.kind == "corrupt":
-            with pytest.raises(json.JSONDecodeError):
-                json.loads(text)
-        else:
-            nbformat.validate(nbformat.reads(text, as_version=4))
+class TestTorchPipeline(Bank):
+    assignment = "torch_pipeline"  # the bank's attacks and its hanging sample
+
+    def test_hanging_cell_is_stopped_by_the_timeout(self, graded: Graded):
+        path = graded.course / "autograded" / HANGING / graded.assignment / f"{graded.assignment}.ipynb"
+        cells = {c.metadata.get("nbgrader", {}).get("grade_id"): c for c in nbformat.read(path, as_version=4).cells}
+        hung = [gid for gid, c in cells.items() if "while True" in c.source]
+        assert len(hung) == 1, hung
+        assert "CellTimeoutError" in cell_text(cells[hung[0]]), cell_text(cells[hung[0]])
+
+    def test_the_class_report_reads_the_class_graded_here(self, graded: Graded):
+        """`python -m graders report` on the bank's torch class, graded for real above (last by stock nbgrader): the figures
+        it reads are what grading wrote, so a change in the grader's messages cannot leave the report's tests green."""
+        from graders.review.gather import read_class
+        from graders.review.struggles import failure_groups, pipeline_groups, results_scale, step_figures
+
+        command = [sys.executable, "-m", "graders", "report", graded.assignment, "--root", str(graded.course)]
+        done = subprocess.run(command, cwd=graded.course, env=nbgrader_env(), capture_output=True, text=True)
+        assert done.returncode == 0, done.stdout + done.stderr
+        assert (graded.course / "reports" / f"{graded.assignment}.html").is_file()
+        graded_class = read_class(graded.course, graded.assignment)
+        scores = graded.passes[-1].scores
+        assert {s.student: s.score for s in graded_class.submissions.values() if s.grades} == pytest.approx(
+            {student: sum(score for score, _ in cells.values()) for student, cells in scores.items()})
+        figures = {f.cell.name: f for f in step_figures(graded_class)}
+        for grade_id, figure in figures.items():  # each step's pass count, as the gradebook has it
+            assert figure.passed == sum(cells[grade_id][0] >= cells[grade_id][1] for cells in scores.values()), grade_id
+        # the real failure message of a sample, grouped under its step; the real guard line of the clash
+        assert any("learning_rate_50" in group.students and "one step of your optimizer" in group.pattern
+                   for group in failure_groups(graded_class, "make_loss_and_optimizer_tests"))
+        assert any("batches_without_len" in group.students and "clash" in group.pattern for group in pipeline_groups(graded_class))
+        assert results_scale(graded_class).reference is not None
+        assert graded_class.submissions["reference"].accuracy is not None
 
 
-@pytest.mark.parametrize("graded", ["torch_pipeline"], indirect=True)
-def test_the_class_report_reads_the_class_graded_here(graded: Graded):
-    """`python -m graders report` on the bank's torch class, graded for real above (last by stock nbgrader): the figures
-    it reads are what grading wrote, so a change in the grader's messages cannot leave the report's tests green."""
-    from graders.review.gather import read_class
-    from graders.review.struggles import failure_groups, pipeline_groups, results_scale, step_figures
+class TestFrameworkComparison(Bank):
+    assignment = "framework_comparison"  # the one with written answers
 
-    command = [sys.executable, "-m", "graders", "report", graded.assignment, "--root", str(graded.course)]
-    done = subprocess.run(command, cwd=graded.course, env=nbgrader_env(), capture_output=True, text=True)
-    assert done.returncode == 0, done.stdout + done.stderr
-    assert (graded.course / "reports" / f"{graded.assignment}.html").is_file()
-    graded_class = read_class(graded.course, graded.assignment)
-    scores = graded.passes[-1].scores
-    assert {s.student: s.score for s in graded_class.submissions.values() if s.grades} == pytest.approx(
-        {student: sum(score for score, _ in cells.values()) for student, cells in scores.items()})
-    figures = {f.cell.name: f for f in step_figures(graded_class)}
-    for grade_id, figure in figures.items():  # each step's pass count, as the gradebook has it
-        assert figure.passed == sum(cells[grade_id][0] >= cells[grade_id][1] for cells in scores.values()), grade_id
-    # the real failure message of a sample, grouped under its step; the real guard line of the clash
-    assert any("learning_rate_50" in group.students and "one step of your optimizer" in group.pattern
-               for group in failure_groups(graded_class, "make_loss_and_optimizer_tests"))
-    assert any("batches_without_len" in group.students and "clash" in group.pattern for group in pipeline_groups(graded_class))
-    assert results_scale(graded_class).reference is not None
-    assert graded_class.submissions["reference"].accuracy is not None
+    def test_written_answers_are_left_for_manual_grading(self, graded: Graded):
+        manual = manual_cells(graded.assignment)
+        assert manual, "framework_comparison asks for written answers"
+        for number, grading in enumerate(graded.passes, 1):
+            for sample in graded.bank:
+                for gid in manual:
+                    left = grading.manual[sample.name][gid]
+                    assert left == (sample.expected[gid] is None), (number, sample.name, gid, left)

@@ -22,10 +22,12 @@ from observed import cell_text, processes_with
 from traitlets.config import Config
 
 from graders.check.kernel.startup import GRADING_KERNEL_NAME
+from graders.runner import sandbox
 from graders.runner.execute import SandboxedExecute, stopped_notes
 from graders.runner.sandbox import MiB, problems
 
 pytestmark = pytest.mark.slow
+REFERENCE = Path(__file__).resolve().parents[1] / "solutions" / "torch_pipeline.py"  # the grader's checkout
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -51,38 +53,77 @@ def text(cell) -> str:
     return cell_text(cell).strip()
 
 
-def test_the_course_the_host_and_the_network_are_out_of_reach(tmp_path, monkeypatch):
+def outside_address() -> str:
+    """An address of this machine's that is not loopback (the interface a packet out would take), else 127.0.0.2."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        try:
+            probe.connect(("10.255.255.255", 1))  # no packet is sent: this picks the route
+            return probe.getsockname()[0]
+        except OSError:
+            return "127.0.0.2"
+
+
+@pytest.fixture
+def reach(tmp_path, monkeypatch):
+    """What a kernel working in a course's autograded folder can reach: `run_reach(**provisioner)` runs the cells and
+    returns what each printed: the course, classmates and the reference answers in the grader's checkout, a server on
+    the host's loopback and one on another address of the host, the grader's secrets in the environment."""
     course = tmp_path / "course"
     (course / "submitted" / "classmate" / "a").mkdir(parents=True)
     (course / "submitted" / "classmate" / "a" / "a.ipynb").write_text("{}")
     (course / "gradebook.db").write_text("the gradebook")
     workdir = course / "autograded" / "student" / "a"  # where stock nbgrader runs a submission
     monkeypatch.setenv("COURSE_DB_URL", "postgresql://grader:secret@db/course")  # a secret of the grader's
-    with socket.socket() as server:
-        server.bind(("127.0.0.1", 0))
+    servers = [socket.socket(), socket.socket()]
+    for server, address in zip(servers, ("127.0.0.1", outside_address())):
+        server.bind((address, 0))
         server.listen()
-        port = server.getsockname()[1]
-        notebook = run(
-            [
-                f"import os; print(os.path.exists({str(course / 'gradebook.db')!r}), sorted(os.listdir({str(course)!r})))",
-                f"print(os.path.exists({str(course / 'submitted')!r}), os.path.exists(os.path.expanduser('~/.bashrc')))",
-                f"import socket; print(socket.socket().connect_ex(('127.0.0.1', {port})) != 0)",
-                "open('/usr/lib/evil', 'w')",
-                "open('answer.txt', 'w').write('mine'); open('/tmp/scratch', 'w').write('private'); print('written')",
-                "print(sorted(k for k in os.environ if 'DB' in k or 'SECRET' in k), os.getuid(), socket.gethostname())",
-                "print(open('/proc/self/status').read().split('CapEff:')[1].split()[0])",
-            ],
-            workdir,
-        )
-    cells = [text(cell) for cell in notebook.cells]
+    (local, local_port), (outside, outside_port) = (server.getsockname() for server in servers)
+
+    def run_reach(extra_cells=(), **provisioner) -> list[str]:
+        cells = [
+            f"import os; print(os.path.exists({str(course / 'gradebook.db')!r}), sorted(os.listdir({str(course)!r})))",
+            f"print(os.path.exists({str(course / 'submitted')!r}), os.path.exists({str(REFERENCE)!r}))",
+            f"import socket; print(socket.socket().connect_ex(({local!r}, {local_port})) != 0)",
+            f"s = socket.socket(); s.settimeout(5); print(s.connect_ex(({outside!r}, {outside_port})) != 0)",
+            "print('COURSE_DB_URL' in os.environ)",
+            *extra_cells,
+        ]
+        return [text(cell) for cell in run(cells, workdir, **provisioner).cells]
+
+    yield run_reach
+    for server in servers:
+        server.close()
+
+
+def test_the_course_the_host_and_the_network_are_out_of_reach(reach, tmp_path):
+    cells = reach([
+        "open('/usr/lib/evil', 'w')",
+        "open('answer.txt', 'w').write('mine'); open('/tmp/scratch', 'w').write('private'); print('written')",
+        "print(os.getuid(), socket.gethostname())",
+        "print(open('/proc/self/status').read().split('CapEff:')[1].split()[0])",
+    ])
     assert cells[0].startswith("FileNotFoundError"), cells[0]  # the course is not there at all, the submission's folder included
-    assert cells[1] == "False False", cells[1]  # nor other students' folders, nor the grader's home
+    assert cells[1] == "False False", cells[1]  # nor other students' folders, nor the course's reference answers
     assert cells[2] == "True", cells[2]  # the host's loopback server cannot be reached
-    assert "Read-only file system" in cells[3], cells[3]
-    assert cells[4] == "written" and not (workdir / "answer.txt").exists()  # written in its own copy, never taken back
+    assert cells[3] == "True", cells[3]  # nor a server on another address of the host's
+    assert cells[4] == "False", cells[4]  # no secret came in
+    assert "Read-only file system" in cells[5], cells[5]
+    assert cells[6] == "written" and not (tmp_path / "course" / "autograded" / "student" / "a" / "answer.txt").exists()
     assert not Path("/tmp/scratch").exists()  # its /tmp was its own
-    assert cells[5].startswith("[]") and cells[5].endswith("grading"), cells[5]  # no secret came in
-    assert cells[6] == "0000000000000000", cells[6]  # no capabilities
+    assert cells[7].endswith("grading"), cells[7]
+    assert cells[8] == "0000000000000000", cells[8]  # no capabilities
+
+
+def test_control_without_the_sandbox_the_same_cells_reach_all_of_it(reach, monkeypatch):
+    """The control of the test above: bubblewrap reported missing, the kernel runs unisolated (``unsafe_no_sandbox``)."""
+    monkeypatch.setattr(sandbox, "problems", lambda: {"isolation": "switched off for a control run"})
+    cells = reach(unsafe_no_sandbox=True)
+    assert cells[0] == "True ['autograded', 'gradebook.db', 'submitted']", cells[0]
+    assert cells[1] == "True True", cells[1]
+    assert cells[2] == "False", cells[2]  # the host's loopback server answers
+    assert cells[3] == "False", cells[3]  # and the one on another address
+    assert cells[4] == "True", cells[4]
 
 
 def test_everything_a_submission_starts_ends_with_its_notebook(tmp_path):
@@ -123,6 +164,15 @@ def test_a_fork_bomb_meets_the_process_limit(tmp_path):
     assert "process limit (64 tasks) exceeded in cell number 2" in text(notebook.cells[1]), text(notebook.cells[1])
     assert text(notebook.cells[2]).startswith("SubmissionLimitExceeded: not run")
     assert processes_with(marker) == []
+
+
+def test_a_file_over_the_size_cap_is_cut_off_at_the_cap(tmp_path):
+    cells = ["open('big.bin', 'wb').write(bytes(3 << 20))", "import os; print(os.path.getsize('big.bin'))"]
+    capped = [text(cell) for cell in run(cells, tmp_path / "capped", file_size_limit=MiB).cells]
+    assert capped[0].startswith("OSError: [Errno 27] File too large"), capped[0]
+    assert capped[1] == str(MiB), capped[1]
+    # the control: under the default cap (1 GiB) the same file is written whole
+    assert [text(cell) for cell in run(cells, tmp_path / "default").cells] == [str(3 << 20), str(3 << 20)]
 
 
 def test_an_output_flood_is_stopped(tmp_path):

@@ -22,6 +22,7 @@ import nbformat
 
 from graders.runner.kernels import WarmKernels
 from graders.runner.sandbox import job_folder
+from graders.runner.setup_cell import importable
 
 MAX_FILES_BYTES = 64 << 20  # a submission's other files, in all
 
@@ -86,8 +87,10 @@ def run_job(job: GradingJob, kernels: WarmKernels | None = None) -> JobResult:
 def _kernel(kernels: WarmKernels | None, timings: dict[str, float], files: dict[str, bytes]):
     """(folder, kernel manager) for one notebook, `files` written into the folder: a warm kernel's working folder
     and manager, the kernel closed afterwards; or a job folder and None (nbclient starts the kernel there, which
-    copies the files into its own). Adds the warm kernel's seconds to `timings`."""
-    if kernels is None:
+    copies the files into its own). Adds the warm kernel's seconds to `timings`. A submission that hands in a module of
+    its own gets a kernel started beside it, as stock nbgrader's is: a warm kernel imported the course's modules
+    before the files were there, so it would not import a submitted torch.py where a fresh one does."""
+    if kernels is None or importable(files):
         with job_folder() as folder:
             write_files(folder, files)
             yield folder, None

@@ -15,6 +15,8 @@ from nbformat import NotebookNode
 from graders.runner.errors import SetupFailed
 
 IMPORT_ERRORS = ("ModuleNotFoundError", "ImportError")
+MODULE_SUFFIXES = (".py", ".pyc", ".so", ".pyd")
+PACKAGE_MARKS = ("__init__.py", "__init__.pyc")
 
 
 def first_line(text: str) -> str:
@@ -50,11 +52,23 @@ def refuse_failed_setup(notebook: NotebookNode, index: int, reply: dict, folder:
 
 def submitted_modules(folder: str) -> list[str]:
     """What Python could import from the working `folder` (first on a kernel's path): modules, extensions, packages."""
-    found = []
+    listing = []
     for entry in os.scandir(folder):
         if entry.is_dir(follow_symlinks=False):
-            if any(os.path.isfile(os.path.join(entry.path, f"__init__{suffix}")) for suffix in (".py", ".pyc")):
-                found.append(entry.name)
-        elif entry.name.endswith((".py", ".pyc", ".so", ".pyd")):
-            found.append(entry.name)
+            listing += [f"{entry.name}/{name}" for name in PACKAGE_MARKS if os.path.isfile(os.path.join(entry.path, name))]
+        else:
+            listing.append(entry.name)
+    return importable(listing)
+
+
+def importable(paths) -> list[str]:
+    """Which of `paths` (relative to a working folder, "/"-separated) Python could import from there: modules,
+    extensions, packages (by their top-level name, as listed)."""
+    found = set()
+    for path in paths:
+        parts = path.split("/")
+        if len(parts) == 1 and parts[0].endswith(MODULE_SUFFIXES):
+            found.add(parts[0])
+        elif len(parts) == 2 and parts[1] in PACKAGE_MARKS:
+            found.add(parts[0])
     return sorted(found)

@@ -100,6 +100,8 @@ while True:  # processes until the machine has no more to give (spawned: a fork 
     os.posix_spawnp("sleep", ["sleep", "3600", "{MARKER}"], os.environ)
 '''
 
+SHADOWING_TORCH = 'raise ImportError("this torch.py was handed in beside the notebook")\n'
+
 OUTPUT_FLOOD = '''
 while True:  # output until the grader's memory is full
     print("spam " * 2000)
@@ -230,6 +232,14 @@ ATTACKS = [
         full_marks(A, **LOST_FROM_ACCURACY),
         outcome=_stopped_at("accuracy", "output limit (16 MiB)"),
         about="prints without end: stopped at the output cap in the accuracy cell, steps 1-4 keep their points",
+    ),
+    Sample(
+        "brings_its_own_torch",
+        expected=zero_marks(A),
+        extra=lambda folder: (folder / "torch.py").write_text(SHADOWING_TORCH),
+        about="the reference answers beside a torch.py of its own, which `import torch` finds first in the working "
+        "folder: its setup cell fails and nothing of it runs, on every route; graded (0), not refused as the grading "
+        "environment's fault",
     ),
 ]
 
