@@ -4,16 +4,22 @@ Per assignment: a fresh course directory in tmp (this repository's nbgrader_conf
 and release/; its own gradebook.db and exchange), the assignment registered with
 ``nbgrader generate_assignment`` (`graders.author.build.release`), every sample submitted under
 its own student id, then graded twice: first by our runner (`graders.runner.batch.autograde`),
-then again by stock ``nbgrader autograde --force`` (two processes, half the class each), which
-grades through the same sandboxed kernel. After each pass every sample's score per graded cell,
-read back from the gradebook, must be exactly its expectation, and what each run says of a
-sample (the runner's Outcome, or the notes read from stock nbgrader's autograded notebook) must
-say what happened. `generate_feedback` must then write an HTML report per graded student.
+then again by stock ``nbgrader autograde --force`` (two processes, half of them each), which
+grades through the same sandboxed kernel: every attack, every sample that a limit, a death, a
+clash or a corrupt file cuts short, and the course's answers (`on_every_route`); the honest
+variations of a step are judged by the same verdict on both routes, and graded by the runner.
+After each pass every sample it graded must score exactly its expectation per graded cell, read
+back from the gradebook, and what each run says of a sample (the runner's Outcome, or the notes
+read from stock nbgrader's autograded notebook) must say what happened. `generate_feedback` must
+then write an HTML report per graded student.
+
+One class of tests per assignment (`Bank`): `make test` (--dist loadscope) grades each bank on a
+worker of its own.
 
 The submission with a cell that never ends is graded in a call of its own with a short
 per-cell timeout (COURSE_CELL_TIMEOUT), so that no other sample runs under that timeout.
 
-Slow: about 40 notebooks, each run twice (see tests/submissions/ for the bank).
+Slow: about 70 notebooks, the attacks and edge cases twice (see tests/submissions/ for the bank).
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ from __future__ import annotations
 import html
 import json
 import math
+import os
 import re
 import subprocess
 import sys
@@ -48,8 +55,21 @@ PASSES = 2
 TOLERANCE = 1e-6
 
 
+#: The honest samples that stock nbgrader grades too (`on_every_route`).
+ON_EVERY_ROUTE = ("reference", "reference_routes", "unfilled")
+
+
+def on_every_route(sample: Sample) -> bool:
+    """Whether the stock pass grades `sample` too: an attack on the grader, a sample that a limit, a death, a clash, a
+    timeout or a corrupt file cuts short, and the course's answers, their routes and the unfilled release. The bank's
+    honest variations of a step are judged by the same verdict on both routes (`graders.runner.verdict` decides every
+    hidden test in the grading process), so our runner's pass grades them, and the stock pass does not again."""
+    return sample.hostile or sample.name in ON_EVERY_ROUTE or sample.kind != "fills" or sample.outcome != "graded" or not sample.graded
+
+
 @dataclass
 class Pass:
+    samples: list[Sample]  # those this pass graded
     outcomes: dict[str, ag.Outcome]
     scores: dict[str, dict[str, tuple[float, float]]]
     manual: dict[str, dict[str, bool]]  # student -> grade id -> needs manual grade
@@ -84,18 +104,20 @@ def grade_with_runner(course: Path, assignment: str, bank: list[Sample]) -> Pass
         with pytest.MonkeyPatch.context() as env:
             env.setenv("COURSE_CELL_TIMEOUT", str(HANG_TIMEOUT))
             outcomes += ag.autograde(course, assignment, [HANGING], jobs=1)
-    return finished(course, assignment, {o.student: o for o in outcomes}, start)
+    return finished(course, assignment, bank, {o.student: o for o in outcomes}, start)
 
 
 def grade_with_stock_nbgrader(course: Path, assignment: str, bank: list[Sample]) -> Pass:
-    """``nbgrader autograde --force`` as a TA types it, in two processes of half the class each; then the
-    hanging sample alone under the short cell timeout. Outcomes are read from the autograded notebooks."""
+    """``nbgrader autograde --force`` as a TA types it, in two processes of half the class each (the samples
+    `on_every_route`); then the hanging sample alone under the short cell timeout. Outcomes are read from the
+    autograded notebooks."""
     start = time.perf_counter()
+    bank = [s for s in bank if on_every_route(s)]
     names = [s.name for s in bank if s.name != HANGING]
     runs = [(names[0::2], {}), (names[1::2], {})]
     if HANGING in [s.name for s in bank]:
         runs.append(([HANGING], {"COURSE_CELL_TIMEOUT": str(HANG_TIMEOUT)}))
-    everyone = {s.name for s in bank}
+    everyone = set(os.listdir(course / "submitted"))
     processes = []
     for students, env in runs[:2]:
         processes.append(_stock_autograde(course, assignment, everyone - set(students), env))
@@ -103,8 +125,8 @@ def grade_with_stock_nbgrader(course: Path, assignment: str, bank: list[Sample])
         process.wait()
     if len(runs) == 3:
         _stock_autograde(course, assignment, everyone - {HANGING}, runs[2][1]).wait()
-    outcomes = {name: stock_outcome(course, assignment, name) for name in everyone}
-    return finished(course, assignment, outcomes, start)
+    outcomes = {s.name: stock_outcome(course, assignment, s.name) for s in bank}
+    return finished(course, assignment, bank, outcomes, start)
 
 
 def _stock_autograde(course: Path, assignment: str, excluded: set[str], env: dict) -> subprocess.Popen:
@@ -122,9 +144,9 @@ def stock_outcome(course: Path, assignment: str, student: str) -> ag.Outcome:
     return ag.Outcome(student, True, "; ".join(["graded", *notes]), 0.0)
 
 
-def finished(course: Path, assignment: str, outcomes: dict[str, ag.Outcome], start: float) -> Pass:
+def finished(course: Path, assignment: str, bank: list[Sample], outcomes: dict[str, ag.Outcome], start: float) -> Pass:
     seconds = time.perf_counter() - start
-    return Pass(outcomes, ag.scores(course, assignment), manual_flags(course, assignment), seconds)
+    return Pass(bank, outcomes, ag.scores(course, assignment), manual_flags(course, assignment), seconds)
 
 
 def grade_bank(assignment: str, tmp_path_factory) -> Graded:
@@ -197,7 +219,7 @@ class Bank:
         grading = graded.passes[number - 1]
         manual = set(manual_cells(graded.assignment))
         wrong = []
-        for sample in graded.bank:
+        for sample in grading.samples:
             found = grading.scores.get(sample.name)
             if found is None:
                 wrong.append(f"{sample.name}: not in the gradebook")
@@ -221,13 +243,14 @@ class Bank:
     def test_outcomes_say_what_happened(self, graded: Graded, number: int):
         """The runner's Outcome says it; stock nbgrader's autograded notebook says the same, except that
         stock nbgrader leaves no trace of a submission it could not read."""
-        outcomes = graded.passes[number - 1].outcomes
-        assert sorted(outcomes) == sorted(s.name for s in graded.bank)
+        grading = graded.passes[number - 1]
+        outcomes = grading.outcomes
+        assert sorted(outcomes) == sorted(s.name for s in grading.samples)
         stock = number == 2
         wrong = [
             f"{s.name}: graded={outcomes[s.name].graded} {outcomes[s.name].message!r}; expected graded={s.graded} "
             f"and a message containing {s.outcome!r}" + (", and no limit, death or skipped file" if s.outcome == "graded" else "")
-            for s in graded.bank
+            for s in grading.samples
             if outcomes[s.name].graded != s.graded
             or (not says(outcomes[s.name].message, s.outcome) and not (stock and not s.graded))
         ]
@@ -239,8 +262,9 @@ class Bank:
         pass alone and fail together, never to fix a check that passed."""
         top = full_marks(graded.assignment)
         steps = [grade_id for grade_id in top if grade_id.endswith("_tests") and grade_id != "results_tests"]
-        green = [s for s in graded.bank if s.kind == "fills" and all(s.expected.get(g) == top[g] for g in steps)]
-        outcomes = graded.passes[number - 1].outcomes
+        grading = graded.passes[number - 1]
+        green = [s for s in grading.samples if s.kind == "fills" and all(s.expected.get(g) == top[g] for g in steps)]
+        outcomes = grading.outcomes
         stopped = [s.name for s in green if "the whole pipeline stopped" in outcomes[s.name].message]
         unexplained = [
             f"{name}: {outcomes[name].message!r}"
@@ -360,7 +384,7 @@ class TestFrameworkComparison(Bank):
         manual = manual_cells(graded.assignment)
         assert manual, "framework_comparison asks for written answers"
         for number, grading in enumerate(graded.passes, 1):
-            for sample in graded.bank:
+            for sample in grading.samples:
                 for gid in manual:
                     left = grading.manual[sample.name][gid]
                     assert left == (sample.expected[gid] is None), (number, sample.name, gid, left)

@@ -1,9 +1,10 @@
 """Every route grades in a private, size-capped working folder: what a kernel leaves is never taken back (issue 20).
 
-One class: two honest students (``ada``, ``bea``) and the five hostile ones of tests/submissions/attacks.py's
+One class: two honest students (``ada``, ``bea``) and the hostile ones of tests/submissions/attacks.py's
 issue 20 block: links, left in the kernel's working folder, to a classmate's submitted notebook, to the gradebook,
-to the source notebook and the gradebook under page names; and two disk fillers (its working folder, /tmp), with
-a disk cap of 64 MiB. The class is graded once by each route, each in its own copy of the course: stock
+to the source notebook and the gradebook under page names; two disk fillers (its working folder, /tmp), with
+a disk cap of 64 MiB; and the notebooks whose cells' nbgrader metadata was edited (`METADATA_ATTACKS`), which
+stock nbgrader refuses or stops on without the course's `GradebookCells` (tests/test_every_student.py). The class is graded once by each route, each in its own copy of the course: stock
 ``nbgrader autograde``, formgrader's *Autograde* (``NbGraderAPI.autograde``, in a subprocess run from the course
 folder) and ``python -m graders autograde``; then stock ``nbgrader generate_feedback``. On every route every
 student scores exactly what they earned, the fillers are stopped at the cap, every submitted file is unchanged,
@@ -28,7 +29,7 @@ from pathlib import Path
 import nbformat
 import pytest
 from submissions import Sample, full_marks
-from submissions.attacks import A, disk_fillers, link_attacks
+from submissions.attacks import METADATA_ATTACKS, A, disk_fillers, link_attacks
 
 from graders.author import build
 from graders.runner import gradebook, sandbox
@@ -40,7 +41,7 @@ pytestmark = pytest.mark.slow
 FILL_MIB, CAP = 96, "64 MiB"
 HONEST = [Sample("ada", expected=full_marks(A)), Sample("bea", expected=full_marks(A))]
 ATTACKERS = link_attacks("ada") + disk_fillers(FILL_MIB, CAP)
-CLASS = HONEST + ATTACKERS
+CLASS = HONEST + ATTACKERS + METADATA_ATTACKS  # the metadata edits: graded on their real answers, 16 each
 FORMGRADER = """
 import sys
 from pathlib import Path

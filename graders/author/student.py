@@ -67,7 +67,7 @@ def pyproject_text(course: dict) -> str:
         f"packages = {json.dumps(list(PACKAGES))}",
         "",
         "[tool.setuptools.package-data]",
-        *(f"{package} = {json.dumps(files)}" for package, files in PACKAGE_DATA.items()),
+        *(f"{json.dumps(package)} = {json.dumps(files)}" for package, files in PACKAGE_DATA.items()),
     ]
     return "\n".join(lines) + "\n"
 

@@ -29,6 +29,7 @@ what a sample loses is readable at a glance::
 from __future__ import annotations
 
 import copy
+import dataclasses
 import importlib
 import shutil
 from collections.abc import Callable
@@ -60,6 +61,7 @@ class Sample:
               breaks (tests/test_idioms.py runs those checks in-process on the sample's own cells)
     extra     called with the submission folder once the notebook is written: files handed in beside it
               (a module, a symbolic link, data, many small files)
+    hostile   an attack on the grader (`hostile`): the bank grades it through stock nbgrader too
     """
 
     name: str
@@ -72,6 +74,7 @@ class Sample:
     about: str = ""
     says: dict[str, str] = field(default_factory=dict)
     extra: Callable[[Path], None] | None = None
+    hostile: bool = False
 
     def notebook(self, assignment: str, course: Path = REPO) -> nbformat.NotebookNode:
         """The submitted notebook: the release with its solution cells filled."""
@@ -222,6 +225,11 @@ def zero_marks(assignment: str) -> dict[str, float | None]:
     cannot read or run.
     """
     return full_marks(assignment, **dict.fromkeys(max_points(assignment), 0))
+
+
+def hostile(*samples: Sample) -> list[Sample]:
+    """`samples` marked as attacks on the grader."""
+    return [dataclasses.replace(sample, hostile=True) for sample in samples]
 
 
 def samples(assignment: str) -> list[Sample]:

@@ -9,7 +9,7 @@ tests/test_kernel_answers.py runs the controls: the same code where the answers 
 
 from __future__ import annotations
 
-from . import Sample, full_marks, reference_cell, zero_marks
+from . import Sample, full_marks, hostile, reference_cell, zero_marks
 
 A = "torch_pipeline"
 
@@ -205,7 +205,7 @@ def _reference(grade_id: str) -> str:
     return reference_cell(A, grade_id)
 
 
-ANSWER_HUNTS = [
+ANSWER_HUNTS = hostile(
     Sample(
         "calls_what_the_kernel_imports",
         CALLS_WHAT_THE_KERNEL_IMPORTS,
@@ -242,4 +242,4 @@ ANSWER_HUNTS = [
         about="its report swaps the trained model's forward for a lookup of the held-out labels (the course's, the "
         "grader's, the public digits): none is found, and its logits earn nothing",
     ),
-]
+)

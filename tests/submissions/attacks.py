@@ -20,7 +20,7 @@ graded twice more in the bank.
 
 from __future__ import annotations
 
-from . import Sample, full_marks, reference_cell, zero_marks
+from . import Sample, full_marks, hostile, reference_cell, zero_marks
 
 A = "torch_pipeline"
 MARKER = "course-attack-7f3a"  # on the command line of every process an attack starts
@@ -168,7 +168,7 @@ def _stopped_at(cell: str, limit: str) -> str:
 
 LOST_FROM_ACCURACY = {"accuracy_tests": 0, "train_tests": 0, "report_tests": 0, "results_tests": 0}
 
-ATTACKS = [
+ATTACKS = hostile(
     Sample(
         "patches_the_grader",
         _stubs(download=PATCH_THE_GRADER),
@@ -241,7 +241,7 @@ ATTACKS = [
         "folder: its setup cell fails and nothing of it runs, on every route; graded (0), not refused as the grading "
         "environment's fault",
     ),
-]
+)
 
 
 # issue 20: every student graded or named (H2)

@@ -18,7 +18,7 @@ built from weights. The grading sandbox binds only the kernel's side of `graders
 of them, so every step they touch earns nothing.
 """
 
-from . import Sample, full_marks, reference_cell, swap, zero_marks
+from . import Sample, full_marks, hostile, reference_cell, swap, zero_marks
 
 A = "framework_comparison"
 
@@ -137,18 +137,17 @@ SAMPLES = [
         about="reference code at grading: pad_batch imported from solutions, dynamic_bag importing it when called; "
         "solutions cannot be imported in the grading sandbox, so both fail there",
     ),
-    Sample(
+    *hostile(Sample(
         "kernel_helpers",
         KERNEL_HELPERS,
         full_marks(A, **NOTHING),
         about="each step a one-liner calling what the grading kernel could import: the judge's pad and NumPy logits, "
         "the probe's models built from weights, the TF1 adapter's graph; none of it is in the grading sandbox now",
-    ),
-    Sample(
+    ), Sample(
         "patched_probe",
         PATCHED_PROBE,
         full_marks(A, **NOTHING),
         about="every step a stub, and graders.check.kernel.comparison_probe.observe replaced by one that observes those same helpers "
         "in the stubs' place",
-    ),
+    )),
 ]

@@ -15,7 +15,7 @@ corrupt JSON, a cell that never ends, a kernel that exits, and a submission that
 the attacks on the grader itself are in `attacks.py` and graded with this bank.
 """
 
-from . import Sample, full_marks, reference_cell, swap, zero_marks
+from . import Sample, full_marks, hostile, reference_cell, swap, zero_marks
 from .answers import ANSWER_HUNTS
 from .attacks import ATTACKS
 
@@ -481,13 +481,13 @@ SAMPLES = [
     ),
     # A do-nothing `check` defined in a solution cell: the hidden tests are decided in the grading process, which
     # never calls the notebook's `check`, so the stubs earn nothing; the download is the reference's (1 point).
-    Sample(
+    *hostile(Sample(
         "cheat_check",
         {"download": _ref("download") + "\n\n" + CHEAT},
         zero_marks(A) | {"download_tests": 1.0},
         base="release",
         about="unfilled stubs plus `check` replaced by a do-nothing object: the hidden tests import their own",
-    ),
+    )),
     *ATTACKS,
     *ANSWER_HUNTS,
 ]
