@@ -910,7 +910,7 @@ def test_results_without_a_model(capsys):
 
 
 def test_stored_reference_figures_are_reproduced():
-    """graders/references.json holds what the reference pipeline gives now (re-run write_references if not)."""
+    """graders/check/trusted/references.json holds what the reference pipeline gives now (re-run write_references if not)."""
     from course.data import load_dataset
     from graders.check.trusted.holdout import load_holdout
 

@@ -9,7 +9,7 @@ from graders.check.trusted.references import REFERENCES_PATH, load_references
 
 
 def test_committed_figures_are_fresh_for_this_environment():
-    assert stale_datasets(("digits",)) == [], "run `python -m graders build` to refresh graders/references.json"
+    assert stale_datasets(("digits",)) == [], "run `python -m graders build` to refresh graders/check/trusted/references.json"
     figures = load_references()["digits"]
     assert figures["versions"] == versions()
     assert figures["holdout"] == recipe() and figures["sizes"]["holdout"] == HOLDOUT_SIZE["digits"]

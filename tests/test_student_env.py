@@ -88,7 +88,7 @@ def test_the_wheel_holds_no_staff_only_module(student: StudentEnv):
     was made when the wheel was built."""
     names = set(zipfile.ZipFile(student.root / "dist" / WHEEL).namelist())
     assert not names & {"graders/check/trusted/inputs.py", "graders/check/trusted/holdout.py", "graders/check/trusted/comparison_inputs.py"}, sorted(names)
-    assert {"graders/check/trusted/judge.py", "graders/check/trusted/comparison_judge.py", "graders/check_inputs/comparison-pad_batch.expected.npz"} <= names
+    assert {"graders/check/trusted/judge.py", "graders/check/trusted/comparison_judge.py", "graders/check/trusted/check_inputs/comparison-pad_batch.expected.npz"} <= names
     found = student.run("-c", "import graders.check.trusted.comparison_judge as judge; print(hasattr(judge, 'ComparisonCase'), hasattr(judge, 'pad'))")
     assert found.stdout == "True False\n", found.stdout
 

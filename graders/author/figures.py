@@ -1,4 +1,4 @@
-"""Compute the reference figures (`graders/references.json`) by training each reference pipeline.
+"""Compute the reference figures (`graders/check/trusted/references.json`) by training each reference pipeline.
 
 `compute_references(dataset)` runs each framework's reference pipeline with the dataset's
 hyperparameters (`solutions.pipeline.run`) and evaluates the trained model on the held-out

@@ -261,7 +261,7 @@ class StepChecks(Checks):
 
     # -- the results cell --------------------------------------------------------------------
     def target(self) -> float:
-        """The reference model's held-out accuracy (graders/references.json)."""
+        """The reference model's held-out accuracy (graders/check/trusted/references.json)."""
         return self.case.target()
 
     def _results(self, model, hidden: bool = False):

@@ -126,7 +126,7 @@ class ResultsScale:
 
 
 def results_scale(graded: GradedClass) -> ResultsScale:
-    """The reference's held-out accuracy (graders/references.json, for the framework and dataset the notebooks name;
+    """The reference's held-out accuracy (graders/check/trusted/references.json, for the framework and dataset the notebooks name;
     else the notebooks' results lines) and the results scale of `graders.check.shared.checks.accuracy.points_for`."""
     import inspect
 
@@ -142,7 +142,7 @@ def results_scale(graded: GradedClass) -> ResultsScale:
         framework, dataset = max(set(named), key=named.count)
         try:
             reference = float(reference_figures(dataset, framework)["holdout_accuracy"])
-            source = f"graders/references.json ({framework}, {dataset})"
+            source = f"graders/check/trusted/references.json ({framework}, {dataset})"
         except LookupError:
             pass
     if reference is None and (said := [s.reference_accuracy for s in submissions if s.reference_accuracy is not None]):

@@ -254,7 +254,7 @@ class Case:
         return network.initial_weights(self.input_dim, self.hp.hidden_units, NUM_CLASSES, self.seed)
 
     def target(self, hidden: bool = True) -> float:
-        """The reference model's accuracy on the results' images (graders/references.json): the held-out images
+        """The reference model's accuracy on the results' images (graders/check/trusted/references.json): the held-out images
         (hidden), else the course's test split."""
         figure = "holdout_accuracy" if hidden else "test_accuracy"
         return float(references.reference_figures(self.dataset, self.framework)[figure])
