@@ -4,7 +4,8 @@ A class of hostile `torch_pipeline` submissions (`submissions.attacks.MEMORY_ATT
 metadata, of mimetype names, of error fields, of widget messages, one stdout message of 256 MiB, one
 widget message of 1 GiB in 128 frames, two floods at once, a forged observation, a message the client
 cannot read) and one honest classmate, graded for real
-by ``python -m graders autograde`` and by stock ``nbgrader autograde``, each in a subprocess. The grading
+by ``python -m graders autograde``, by stock ``nbgrader autograde`` and by formgrader's *Autograde* button
+(nbgrader's API, one student per call, in one process), each in a subprocess. The grading
 process's own peak memory (its `ru_maxrss`, its kernels not included) must stay under 1 GiB, and every
 student must score exactly what the bank says: each attack keeps the 12 points earned before its report cell.
 
@@ -48,6 +49,19 @@ exec(patch)
 sys.argv = [module, *sys.argv[4:]]
 runpy.run_module(module, run_name="__main__", alter_sys=True)
 '''
+FORMGRADER_BUTTON = f"""
+import os, sys
+from pathlib import Path
+from nbgrader.apps.api import NbGraderAPI
+from nbgrader.coursedir import CourseDirectory
+from graders.runner.gradebook import course_config
+
+config = course_config(Path.cwd())
+api = NbGraderAPI(CourseDirectory(config=config), config=config)
+for student in sorted(os.listdir("submitted")):  # one click per student, in this one process
+    print(student, api.autograde({A!r}, student)["success"], flush=True)
+sys.exit(0)
+"""
 UNCOUNTED = "from graders.runner.execute import SandboxedExecute\nSandboxedExecute._received = lambda self, size: True"
 UNGUARDED = """
 from graders.runner import wire
@@ -111,15 +125,29 @@ def test_our_runner_holds_the_class_in_under_a_gibibyte(course):
     assert peak < GiB, f"python -m graders autograde peaked at {peak / GiB:.2f} GiB"
 
 
-def test_stock_nbgrader_holds_the_class_in_under_a_gibibyte(course):
-    peak, done = graded(course, "nbgrader", "autograde", A, "--force")
-    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-    for sample in [HONEST, *MEMORY_ATTACKS]:
+def assert_notes(course: Path, bank: list[Sample]) -> None:
+    """What nbgrader's autograded notebooks say of each student: the limit and cell each attack was stopped at."""
+    for sample in bank:
         notebook = course / "autograded" / sample.name / A / f"{A}.ipynb"
         notes = "; ".join(["graded", *batch.notes({A: nbformat.read(notebook, as_version=4)})])
         assert sample.outcome in notes, f"{sample.name}: expected {sample.outcome!r} in {notes!r}"
+
+
+def test_stock_nbgrader_holds_the_class_in_under_a_gibibyte(course):
+    peak, done = graded(course, "nbgrader", "autograde", A, "--force")
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert_notes(course, [HONEST, *MEMORY_ATTACKS])
     assert_scores(course, [HONEST, *MEMORY_ATTACKS])
     assert peak < GiB, f"nbgrader autograde peaked at {peak / GiB:.2f} GiB"
+
+
+def test_formgraders_button_holds_the_class_in_under_a_gibibyte(course):
+    """Formgrader's Autograde button, one click per student: nbgrader's API, in the process that serves formgrader."""
+    peak, done = graded(course, "nbgrader", patch=FORMGRADER_BUTTON)
+    assert done.returncode == 0 and done.stdout.count(" True") == 1 + len(MEMORY_ATTACKS), done.stdout[-3000:] + done.stderr[-3000:]
+    assert_notes(course, [HONEST, *MEMORY_ATTACKS])
+    assert_scores(course, [HONEST, *MEMORY_ATTACKS])
+    assert peak < GiB, f"formgrader's autograde peaked at {peak / GiB:.2f} GiB"
 
 
 @pytest.mark.parametrize("name, patch, points", [
