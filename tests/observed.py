@@ -20,12 +20,17 @@ def cell_text(cell) -> str:
 
 def processes_with(marker: str) -> list[str]:
     """Command lines of this machine's processes that mention `marker`."""
-    found = []
+    return list(marked_processes(marker).values())
+
+
+def marked_processes(marker: str) -> dict[int, str]:
+    """pid -> command line of this machine's processes that mention `marker`."""
+    found = {}
     for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
         try:
             line = cmdline.read_bytes().replace(b"\0", b" ").decode(errors="replace")
         except OSError:
             continue
         if marker in line:
-            found.append(line)
+            found[int(cmdline.parent.name)] = line
     return found

@@ -16,12 +16,11 @@ import dataclasses
 import os
 import signal
 import time
-from pathlib import Path
 
 import pytest
 from nbgrader.apps.api import NbGraderAPI
 from nbgrader.coursedir import CourseDirectory
-from observed import processes_with
+from observed import marked_processes, processes_with
 from submissions import Sample, new_course
 from submissions.attacks import ATTACKS, MARKER
 
@@ -41,10 +40,9 @@ def unmarked(sample: Sample) -> Sample:
 
 def kill_marked() -> None:
     """Kill what the control's forger left behind (it would zero grades for ten minutes)."""
-    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+    for pid in marked_processes(CONTROL_MARKER):
         try:
-            if CONTROL_MARKER.encode() in cmdline.read_bytes():
-                os.kill(int(cmdline.parent.name), signal.SIGKILL)
+            os.kill(pid, signal.SIGKILL)
         except OSError:
             pass
 
