@@ -275,8 +275,8 @@ def test_formgrader_lists_the_released_assignment(page, lab, released, tmp_path)
 
 def test_formgrader_autograde_button_grades_in_the_sandbox(page, lab, released, course, tmp_path):
     """The Autograde button runs nbgrader in the server, through the sandboxed grading kernel: an honest
-    submission gets full marks, and an attack that zeroes every grade of any gradebook it can reach (here,
-    without the sandbox, it would reach the course's) earns its own marks and changes no one else's."""
+    submission gets full marks, and an attack (stubs) that zeroes every grade of any gradebook it can reach (here,
+    without the sandbox, it would reach the course's) earns its own 0 and changes no one else's."""
     from playwright.sync_api import expect
 
     released.result()
@@ -289,7 +289,7 @@ def test_formgrader_autograde_button_grades_in_the_sandbox(page, lab, released, 
     def row(student: str):
         return page.locator("#main-table tr", has=page.locator("td.student-id", has_text=re.compile(rf"^{student}$")))
 
-    for student in ("ada", attack.name):
+    for student, score in (("ada", "16 / 16"), (attack.name, "0 / 16")):
         expect(row(student).locator(".status")).to_have_text("needs autograding", timeout=60_000)
         row(student).locator("td.autograde a").click()
         modal = page.locator("#success-modal")
@@ -297,7 +297,7 @@ def test_formgrader_autograde_button_grades_in_the_sandbox(page, lab, released, 
         page.screenshot(path=str(tmp_path / f"autograded-{student}.png"))
         modal.get_by_role("button", name=re.compile("close", re.I)).first.click()
         expect(modal).to_be_hidden()
-        expect(row(student).locator(".score")).to_have_text("16 / 16")
+        expect(row(student).locator(".score")).to_have_text(score)
     page.reload()
     expect(row("ada").locator(".score")).to_have_text("16 / 16")  # after the attack too
     expect(row("ada").locator(".status")).to_have_text("graded")

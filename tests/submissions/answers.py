@@ -74,25 +74,26 @@ def report(model, splits):
 ''',
 }
 
-# The probe the grader runs in the kernel replaced by one that hands back what the kernel can compute without the
-# student's code: the course's data for the download, the trusted side's figures where it can import them.
+# The checks' probe replaced by one that observes the course's own steps in place of the notebook's, wherever the kernel
+# can import them (the course's solutions), else the course's data loader for the download.
 FORGE_WITH_A_PATCHED_PROBE = '''
-import graders.check.shared.observation, graders.check.kernel.probe
-from course.data import load_dataset
+import graders.check.kernel.probe
 
-def _forged(kind, step, names, inputs_path, output_path, hidden=True):
-    observation = graders.check.shared.observation.Observation()
-    if step == "download":
-        observation.values.update(zip(("x_train", "y_train", "x_test", "y_test"), tuple(load_dataset("digits"))))
-    else:
-        try:  # the grader's own inputs and figures, if the kernel could reach them
-            from graders.check.trusted.judge import Case
-            observation.values.update(Case(kind).inputs(step, hidden))
-        except Exception:
-            pass
-    graders.check.shared.observation.write(output_path, observation)
+_observe = graders.check.kernel.probe.observe
 
-graders.check.kernel.probe.run = _forged
+
+def _forged(kind, step, objects, inputs, hidden):
+    try:
+        import solutions.torch_pipeline as course
+    except ImportError:
+        from course.data import load_dataset as _course_download
+
+        course = type("course", (), {"download": staticmethod(_course_download)})
+    objects = tuple(getattr(course, getattr(o, "__name__", ""), o) if callable(o) else o for o in objects)
+    return _observe(kind, step, objects, inputs, hidden)
+
+
+graders.check.kernel.probe.observe = _forged
 '''
 
 # A thread that replaces every observation file the grader makes with a forged one, claiming the course's data.
@@ -119,11 +120,18 @@ def _plant():
 threading.Thread(target=_plant, daemon=True).start()
 '''
 
-# One step of training only (train's check fails, and the model is poor), then the model's forward shows a result
-# with a display id and a thread keeps updating that display to 3.0: the old way to rewrite the results' points.
-UPDATE_THE_RESULTS_DISPLAY = '''
-import threading, time
-from IPython.display import display, update_display
+# One step of training only (train's check fails, and the model is poor), then the kernel's display formatter patched
+# so that a number a cell shows reads 3.0: the value nbgrader takes as the results cell's points.
+SHOW_FULL_POINTS = '''
+from IPython import get_ipython
+
+_format = get_ipython().display_formatter.format
+
+
+def _full_points(value, *args, **kwargs):
+    data, metadata = _format(value, *args, **kwargs)
+    return ({"text/plain": "3.0"} if isinstance(value, float) else data), metadata
+
 
 def train(model, loss, optimizer, batches, epochs=10):
     x, y = next(iter(batches))
@@ -131,28 +139,12 @@ def train(model, loss, optimizer, batches, epochs=10):
     value = loss(model(x), y)
     value.backward()
     optimizer.step()
-    forward = model.forward
-
-    def shown(inputs):
-        display({"text/plain": "3.0"}, raw=True, display_id="results-points")
-        return forward(inputs)
-
-    model.forward = shown
-
-    def keep_updating():
-        for _ in range(20000):
-            try:
-                update_display({"text/plain": "3.0"}, raw=True, display_id="results-points")
-            except Exception:
-                pass
-            time.sleep(0.005)
-
-    threading.Thread(target=keep_updating, daemon=True).start()
+    get_ipython().display_formatter.format = _full_points
     return [value.item()]
 '''
 
 # The trained model's forward replaced by a lookup of the held-out labels wherever the kernel might find them: the
-# course's own held-out split (as it stood before), the grader's, the public digits by exact match.
+# course's own held-out split (as it stood before), the grader's, the public digits, each by exact match.
 LOOK_UP_THE_LABELS = '''
 import importlib, numpy as np
 
@@ -160,21 +152,15 @@ def _labels_of(images):
     """The label of each image (flattened, preprocessed as the contract says), where it can be found; else -1."""
     found = np.full(len(images), -1)
     tables = []
-    for path in ("course.data:load_holdout", "graders.check.trusted.holdout:holdout"):
+    for path in ("course.data:load_holdout", "graders.check.trusted.holdout:load_holdout", "course.data:load_dataset"):
         module, _, name = path.partition(":")
         try:
-            x, y = getattr(importlib.import_module(module), name)("digits")
-            tables.append((np.asarray(x), np.asarray(y)))
+            loaded = getattr(importlib.import_module(module), name)("digits")
         except Exception:
-            pass
-    try:
-        from sklearn.datasets import load_digits
-        digits = load_digits()
-        tables.append((digits.images, digits.target))
-    except Exception:
-        pass
+            continue
+        tables += [tuple(loaded)] if len(loaded) == 2 else [(loaded.x_train, loaded.y_train), (loaded.x_test, loaded.y_test)]
     for x, y in tables:
-        index = {(np.asarray(image, np.float32).reshape(-1) / 16.0).tobytes(): label for image, label in zip(x, y)}
+        index = {(np.asarray(image).reshape(-1).astype(np.float32) / np.float32(255.0)).tobytes(): label for image, label in zip(x, y)}
         for row, image in enumerate(np.asarray(images, np.float32)):
             found[row] = index.get(image.tobytes(), found[row])
     return found
@@ -218,8 +204,8 @@ ANSWER_HUNTS = hostile(
         "forges_with_a_patched_probe",
         _stubs() | {"download": FORGE_WITH_A_PATCHED_PROBE + "\n" + _stubs()["download"]},
         full_marks(A, **dict.fromkeys(("load_and_preprocess_tests", "build_model_tests", "make_loss_and_optimizer_tests", "accuracy_tests", "train_tests", "report_tests", "results_tests"), 0)),
-        about="stubs, and the grader's probe replaced by one that forges observations: the course's data for the "
-        "download (1 point), the grader's figures elsewhere, which the kernel cannot reach",
+        about="stubs, and the checks' probe replaced by one that observes the course's own steps instead, which the "
+        "kernel cannot import: only the course's data loader, for the download (1 point)",
     ),
     Sample(
         "plants_observations",
@@ -229,11 +215,11 @@ ANSWER_HUNTS = hostile(
         "grader reads the file it made, never the one put in its place",
     ),
     Sample(
-        "updates_the_results_display",
-        {"train": UPDATE_THE_RESULTS_DISPLAY},
+        "shows_full_points",
+        {"train": SHOW_FULL_POINTS},
         full_marks(A, train_tests=0, results_tests=0),
-        about="trains one step, then its model shows 3.0 with a display id and a thread updates that display: the "
-        "results cell's points stay what its logits earn",
+        about="trains one step, then patches its kernel's display formatter so that any number a cell shows reads 3.0: "
+        "the results cell's points stay what its logits earn",
     ),
     Sample(
         "looks_up_the_labels",

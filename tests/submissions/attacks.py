@@ -74,36 +74,42 @@ for notebook in course_files("*/*/*/*.ipynb") + course_files("*/*/*.ipynb"):
 
 READ_CLASSMATE = FIND_COURSE + '''
 import json
+from IPython import get_ipython
+
+_theirs = ""
 for notebook in course_files("submitted/*/torch_pipeline/torch_pipeline.ipynb"):
     if "reference" in str(notebook):  # the classmate whose work this submission takes as its own
-        for cell in json.loads(notebook.read_text())["cells"]:
-            if cell["metadata"].get("nbgrader", {}).get("solution"):
-                exec("".join(cell["source"]), globals())
+        cells = json.loads(notebook.read_text())["cells"]
+        _theirs = "\\n\\n".join("".join(c["source"]) for c in cells if c["metadata"].get("nbgrader", {}).get("solution"))
+exec(_theirs, globals())
+get_ipython().events.register("post_run_cell", lambda result: exec(_theirs, globals()))  # after each of its own stubs
 '''
 
 STALL = f'''
 import subprocess
-# One inherits the kernel's output pipes; one is a daemon in a session of its own. Either would
-# keep a grader waiting that waits for the end of its kernel's output, or for its process group.
-subprocess.Popen(["sleep", "3600", "{MARKER}"])
-subprocess.Popen(["sh", "-c", "sleep 3600 {MARKER}"], start_new_session=True)
+# One inherits the kernel's output pipes; one is a daemon in a session of its own. Either would keep a grader waiting
+# that waits for the end of its kernel's output, or for its process group. (argv[0] is the marker: `sleep` takes no
+# other word than a time.)
+subprocess.Popen(["{MARKER}", "3600"], executable="sleep")
+subprocess.Popen(["{MARKER}", "3600"], executable="sleep", start_new_session=True)
 '''
 
 MEMORY_HOG = '''
 import numpy as np
 hog = np.ones(6 * 2**30 // 8)  # 6 GiB, more than the 4 GiB a submission may use
+del hog
 '''
 
 FORK_BOMB = f'''
 import os
-while True:  # processes until the machine has no more to give (spawned: a fork would copy the kernel's memory map)
-    os.posix_spawnp("sleep", ["sleep", "3600", "{MARKER}"], os.environ)
+for _ in range(2048):  # twice the tasks a kernel may have (spawned: a fork would copy the kernel's memory map)
+    os.posix_spawnp("sleep", ["{MARKER}", "3600"], os.environ)
 '''
 
 SHADOWING_TORCH = 'raise ImportError("this torch.py was handed in beside the notebook")\n'
 
 OUTPUT_FLOOD = '''
-while True:  # output until the grader's memory is full
+for _ in range(3200):  # 32 MB of output, twice what a notebook may print
     print("spam " * 2000)
 '''
 
@@ -118,23 +124,30 @@ STUBS = {
     "train": "def train(model, loss, optimizer, batches, epochs=10):\n    return None\n",
     "report": "def report(model, splits):\n    return None\n",
 }
-# the issue's four lines: rebind the hidden tests' grade and the checker's methods
+# the issue's four lines: rebind the hidden tests' grade and the checker's methods (each hidden test passes, and the
+# results cell shows all its points)
 PATCH_THE_GRADER = """
 import graders.check.front, graders.check.notebook
-graders.check.front.grade = lambda *args, **kwargs: 3.0
+graders.check.front.grade = lambda *args, points=None, **kwargs: points
 graders.check.notebook.StepChecks.hidden = lambda self, *args: None
 graders.check.notebook.StepChecks.public = lambda self, *args: None
-graders.check.notebook.StepChecks.score_results = lambda self, *args, **kwargs: 3.0
+graders.check.notebook.StepChecks.public_results = lambda self, *args: None
+graders.check.notebook.StepChecks.score_results = lambda self, *args, points=None, **kwargs: points
 """
-# the probe the grader runs in the kernel, and NumPy's writer, replaced: hand back an observation that claims nothing
-# failed, with no values, or write nothing at all
+# the checks' probe replaced by one that records nothing (so no failure), and the judge, where the kernel can import it,
+# by one that passes everything and gives the results cell all its points
 PATCH_THE_PROBE = """
-import numpy
-import graders.check.shared.observation
 import graders.check.kernel.probe
+from graders.check.shared.observation import Observation
 
-graders.check.kernel.probe.run = lambda *args, **kwargs: graders.check.shared.observation.write(args[4], graders.check.shared.observation.Observation())
-numpy.savez = lambda *args, **kwargs: None
+graders.check.kernel.probe.observe = lambda *args, **kwargs: Observation()
+try:
+    from graders.check.trusted import judge
+    judge.Case.judge = lambda self, step, *args, **kwargs: judge.Verdict(step)
+    judge.Case.score_results = lambda self, observation, points: (points, "results: all points")
+    judge.Case.results_line = lambda self, observation: "results: all points"
+except ImportError:
+    pass
 """
 # the reference's source, found on disk and run as text under another name (new code objects)
 RUN_THE_REFERENCE_TEXT = """
@@ -179,7 +192,7 @@ ATTACKS = hostile(
         "patches_the_probe",
         _stubs(download=PATCH_THE_PROBE),
         zero_marks(A),
-        about="replaces the grader's probe (an empty observation) and numpy.savez in its kernel; every step a stub",
+        about="replaces the checks' probe (an empty observation) and, where it can import it, the judge; every step a stub",
     ),
     Sample(
         "runs_the_reference_text",
@@ -189,28 +202,28 @@ ATTACKS = hostile(
     ),
     Sample(
         "forges_gradebook",
-        _with("download", FORGE_GRADEBOOK),
-        full_marks(A),
-        about="zeroes every grade in any gradebook.db it can reach, now and from a process left behind",
+        _stubs(download=FORGE_GRADEBOOK),
+        zero_marks(A),
+        about="stubs; zeroes every grade in any gradebook.db it can reach, now and from a process left behind",
     ),
     Sample(
         "overwrites_classmates",
-        _with("accuracy", OVERWRITE_CLASSMATES),
-        full_marks(A),
-        about="overwrites every other student's notebook it can reach with garbage",
+        _stubs(download=OVERWRITE_CLASSMATES),
+        zero_marks(A),
+        about="stubs; overwrites every other student's notebook it can reach with garbage",
     ),
     Sample(
         "reads_classmate",
         {"download": READ_CLASSMATE},
         zero_marks(A),
         base="release",
-        about="hands in the stubs and runs a classmate's submitted solution cells instead",
+        about="hands in the stubs and runs a classmate's submitted solution cells after each of its cells instead",
     ),
     Sample(
         "stalls_the_class",
-        _with("accuracy", STALL),
-        full_marks(A),
-        about="leaves two hour-long processes behind, one holding the kernel's output pipes",
+        _stubs(download=STALL),
+        zero_marks(A),
+        about="stubs; leaves two hour-long processes behind, one holding the kernel's output pipes",
     ),
     Sample(
         "memory_hog",
@@ -224,14 +237,14 @@ ATTACKS = hostile(
         _with("accuracy", FORK_BOMB),
         full_marks(A, **LOST_FROM_ACCURACY),
         outcome=_stopped_at("accuracy", "process limit (1024 tasks)"),
-        about="forks until fork fails: stopped at the task cap in the accuracy cell, steps 1-4 keep their points",
+        about="starts 2048 processes: stopped at the task cap in the accuracy cell, steps 1-4 keep their points",
     ),
     Sample(
         "output_flood",
         _with("accuracy", OUTPUT_FLOOD),
         full_marks(A, **LOST_FROM_ACCURACY),
         outcome=_stopped_at("accuracy", "output limit (16 MiB)"),
-        about="prints without end: stopped at the output cap in the accuracy cell, steps 1-4 keep their points",
+        about="prints 32 MB: stopped at the output cap in the accuracy cell, steps 1-4 keep their points",
     ),
     Sample(
         "brings_its_own_torch",

@@ -347,12 +347,24 @@ while True:  # never ends: nbgrader's per-cell timeout must stop it
     pass
 '''
 
-CHEAT = '''
-class _C:
-    hidden = public = lambda *a, **k: None
+# The notebook's checker replaced by one that checks nothing, and the checks module the hidden tests import by one whose
+# `grade` passes every test and gives the results cell its points: where the tests run in the kernel, that is what
+# they find.
+FAKE_CHECKS_MODULE = '''
+import contextlib
+import sys
+import types
 
 
-check = _C()  # every later check.public now does nothing; the hidden tests import their own grader
+class _Checks:
+    public = public_results = lambda *args, **kwargs: None
+    guard = staticmethod(lambda what: contextlib.suppress(Exception))
+
+
+check = _Checks()
+_front = types.ModuleType("graders.check.front")
+_front.grade = lambda kind, dataset, step, *objects, points=None: points
+sys.modules["graders.check.front"] = _front
 '''
 
 SAMPLES = [
@@ -479,14 +491,15 @@ SAMPLES = [
         outcome=f"the kernel died in cell accuracy (exit code 1) of {A}.ipynb",
         about="os._exit(1) in the accuracy cell: the kernel dies mid-notebook; steps 1-4 were checked before",
     ),
-    # A do-nothing `check` defined in a solution cell: the hidden tests are decided in the grading process, which
-    # never calls the notebook's `check`, so the stubs earn nothing; the download is the reference's (1 point).
+    # The hidden tests are decided in the grading process, which reads their call from the cell and runs nothing of the
+    # kernel's to judge it: the stubs earn nothing, the download is the reference's (1 point).
     *hostile(Sample(
-        "cheat_check",
-        {"download": _ref("download") + "\n\n" + CHEAT},
+        "fakes_the_checks_module",
+        {"download": _ref("download") + "\n\n" + FAKE_CHECKS_MODULE},
         zero_marks(A) | {"download_tests": 1.0},
         base="release",
-        about="unfilled stubs plus `check` replaced by a do-nothing object: the hidden tests import their own",
+        about="unfilled stubs, a do-nothing `check`, and graders.check.front replaced in sys.modules by a module whose "
+        "grade passes everything",
     )),
     *ATTACKS,
     *ANSWER_HUNTS,
