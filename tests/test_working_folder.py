@@ -1,10 +1,12 @@
 """Every route grades in a private, size-capped working folder: what a kernel leaves is never taken back (issue 20).
 
-One class: two honest students (``ada``, ``bea``) and the hostile ones of tests/submissions/attacks.py's
+One class: an honest student (``ada``) and the hostile ones of tests/submissions/attacks.py's
 issue 20 block: links, left in the kernel's working folder, to a classmate's submitted notebook, to the gradebook,
 to the source notebook and the gradebook under page names; two disk fillers (its working folder, /tmp), with
 a disk cap of 64 MiB; and the notebooks whose cells' nbgrader metadata was edited (`METADATA_ATTACKS`), which
-stock nbgrader refuses or stops on without the course's `GradebookCells` (tests/test_every_student.py). The class is graded once by each route, each in its own copy of the course: stock
+stock nbgrader refuses or stops on without the course's `GradebookCells` (the controls: tests/test_every_student.py),
+and which each route grades on their real answers, saying what it restored. The class is graded once by each route,
+each in its own copy of the course: stock
 ``nbgrader autograde``, formgrader's *Autograde* (``NbGraderAPI.autograde``, in a subprocess run from the course
 folder) and ``python -m graders autograde``; then stock ``nbgrader generate_feedback``. On every route every
 student scores exactly what they earned, the fillers are stopped at the cap, every submitted file is unchanged,
@@ -39,9 +41,21 @@ from graders.runner.provisioner import SandboxProvisioner
 
 pytestmark = pytest.mark.slow
 FILL_MIB, CAP = 96, "64 MiB"
-HONEST = [Sample("ada", expected=full_marks(A)), Sample("bea", expected=full_marks(A))]
+HONEST = [Sample("ada", expected=full_marks(A))]
 ATTACKERS = link_attacks("ada") + disk_fillers(FILL_MIB, CAP)
 CLASS = HONEST + ATTACKERS + METADATA_ATTACKS  # the metadata edits: graded on their real answers, 16 each
+NOTE = f"{A}.ipynb: "
+RESTORED = "changed; restored from the gradebook"
+NOTES = {  # what each route says of each metadata edit: the runner in its report line, nbgrader in its log
+    "results_as_solution": [f"{NOTE}cell results_tests: solution {RESTORED}"],
+    "made_up_graded_cell": [f"{NOTE}cell number 30 (bonus_tests) is no cell of the assignment: ungraded"],
+    "repeated_grade_id": [f"{NOTE}cell number 27 repeats grade id results_tests: ungraded (the last cell of that id is graded)"],
+    "edited_cell_metadata": [
+        f"{NOTE}cell {cell}: {what} {RESTORED}" for cell, what in
+        [("download_tests", "schema_version"), ("train", "cell type (markdown)"), ("report_tests", "points"),
+         ("results_tests", "cell type (raw)")]
+    ],
+}
 FORMGRADER = """
 import sys
 from pathlib import Path
@@ -52,7 +66,8 @@ from graders.runner.gradebook import course_config
 config = course_config(Path.cwd())
 api = NbGraderAPI(CourseDirectory(config=config), config=config)
 for student in sys.argv[2:]:  # as formgrader's Autograde button, one student per click
-    print(student, api.autograde(sys.argv[1], student)["success"])
+    done = api.autograde(sys.argv[1], student)
+    print(student, done["success"], done["log"])
 """
 ROUTES = {
     "stock nbgrader": [*NBGRADER, "autograde", A, "--force"],
@@ -130,6 +145,19 @@ def test_every_student_scores_exactly_what_they_earned(graded):
     for sample in CLASS:
         got = {cell: score for cell, (score, _) in scores.get(sample.name, {}).items()}
         assert got == sample.expected, f"{graded['route']}: {sample.name} ({sample.about})\n{said(graded)[-3000:]}"
+
+
+def test_every_route_says_what_it_restored(graded):
+    """The runner's report line of each metadata edit names each cell restored; nbgrader's log (stock and formgrader's
+    button) warns of each."""
+    output = graded["done"].stdout + graded["done"].stderr
+    for student, notes in NOTES.items():
+        if graded["route"] == "python -m graders":
+            line = next((line for line in output.splitlines() if line.startswith(f"{student} ")), "")
+            assert line.endswith("graded; " + "; ".join(notes)), (student, line)
+        else:
+            for note in notes:
+                assert f"WARNING] {note}" in output, (graded["route"], student, note, output[-3000:])
 
 
 def test_the_disk_fillers_are_stopped_at_the_cap(graded):
