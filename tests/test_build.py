@@ -821,9 +821,11 @@ def test_source_notebook_is_valid_for_nbgrader(assignment, fresh_builds):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("assignment", REAL_ASSIGNMENTS)
+@pytest.mark.parametrize("assignment", [a for a in REAL_ASSIGNMENTS if a == "torch_pipeline"])
 def test_nbgrader_validate_passes_on_source(assignment, fresh_builds, kernel_prefix):
-    """The full `nbgrader validate`, which executes the whole notebook (minutes on a CPU)."""
+    """The full `nbgrader validate` of a real assignment, which executes the whole notebook. Every source notebook runs
+    and passes every test cell by nbgrader's own rule in tests/test_notebooks.py (`determine_grade`), and validate's
+    verdicts on a source and a release are checked on the fixture course above: one real notebook here suffices."""
     root = fresh_builds
     out = nbgrader_validate([build.source_notebook(assignment, root)], root, kernel_prefix)
     assert "Success! Your notebook passes all the tests." in out, out

@@ -16,9 +16,9 @@ from submissions import REPO
 pytestmark = pytest.mark.slow  # each run imports TensorFlow and PyTorch
 
 
-def doctor(**environment: str) -> subprocess.CompletedProcess:
+def doctor(*assignments: str, **environment: str) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "graders", "doctor", "--root", str(REPO)], cwd=REPO, capture_output=True, text=True,
+        [sys.executable, "-m", "graders", "doctor", *assignments, "--root", str(REPO)], cwd=REPO, capture_output=True, text=True,
         env={**os.environ, **environment}, timeout=300,
     )
 
@@ -35,7 +35,8 @@ def lines(done: subprocess.CompletedProcess) -> dict[str, str]:
 
 def test_grading_can_run_here(postgres):
     url = postgres.create_database("doctor_ok")
-    done = doctor(COURSE_DB_URL=url, COURSE_CELL_TIMEOUT="77", COURSE_SUBMISSION_TIMEOUT="900", COURSE_MEMORY_LIMIT="3G")
+    # one assignment's canary (the bank grades every assignment's reference answers)
+    done = doctor("torch_pipeline", COURSE_DB_URL=url, COURSE_CELL_TIMEOUT="77", COURSE_SUBMISSION_TIMEOUT="900", COURSE_MEMORY_LIMIT="3G")
     assert done.returncode == 0, done.stdout + done.stderr
     report = lines(done)
     assert report["TensorFlow"].startswith("ok") and "2.21.0; devices: CPU:0" in report["TensorFlow"]
@@ -44,6 +45,7 @@ def test_grading_can_run_here(postgres):
     assert "a cell 77 s, a notebook 900 s; memory 3 GiB (swap included), 1024 tasks, any file 1 GiB" in report["limits"]
     assert report["gradebook"].startswith("ok") and f"grader:***@127.0.0.1:{postgres.port}/doctor_ok (connected)" in report["gradebook"]
     assert report["grading kernel"].startswith("ok") and "tf-pytorch-course-grading" in report["grading kernel"]
+    assert report["reference answers"].startswith("ok") and "torch_pipeline: 16 / 16 in the grading kernel" in report["reference answers"]
     assert "GPUs for jobs" in report and "exchange" in report
     assert done.stdout.rstrip().endswith("grading can run here.")
     assert postgres.password not in done.stdout + done.stderr
