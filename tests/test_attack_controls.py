@@ -29,14 +29,14 @@ import pytest
 from nbgrader.apps.api import NbGraderAPI
 from nbgrader.coursedir import CourseDirectory
 from observed import marked_processes, processes_with
-from submissions import Sample, full_marks, new_course, samples
+from submissions import Sample, full_marks, released_class, samples
 from submissions.attacks import MARKER
+from test_kernel_answers import without_isolation
 
-from graders.author import build
 from graders.check.kernel.startup import KERNEL_NAME
 from graders.check.shared.observation import read as read_observation
-from graders.runner import batch, jobs, sandbox, verdict
-from graders.runner.gradebook import Recorder, course_config
+from graders.runner import batch, jobs, verdict
+from graders.runner.gradebook import course_config
 
 pytestmark = pytest.mark.slow
 A = "torch_pipeline"
@@ -66,23 +66,6 @@ def scores(course, assignment: str = A) -> dict[str, dict[str, float]]:
     return {student: {gid: score for gid, (score, _) in cells.items()} for student, cells in batch.scores(course, assignment).items()}
 
 
-def total(course, student: str) -> float:
-    return sum(score for score, _ in Recorder(course).scores(A)[student].values())
-
-
-def hostile_names(assignment: str) -> set[str]:
-    return {s.name for s in samples(assignment) if s.hostile}
-
-
-def course_with(tmp, assignment: str, submitted: list[Sample], monkeypatch) -> object:
-    course = new_course(tmp / "course", assignment)
-    monkeypatch.setenv("NBGRADER_EXCHANGE", str(tmp / "exchange"))
-    build.release(assignment, course_root=course)
-    for sample in submitted:
-        sample.submit(course, assignment)
-    return course
-
-
 # nbgrader out of the box ------------------------------------------------------------------------------------------
 IN_THE_KERNEL = ("patches_the_grader", "patches_the_probe", "fakes_the_checks_module", "shows_full_points")
 
@@ -91,10 +74,10 @@ IN_THE_KERNEL = ("patches_the_grader", "patches_the_probe", "fakes_the_checks_mo
 def unprotected(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("unprotected")
     found = {}
-    samples_ = bank()
+    everyone = bank()
+    course = released_class(tmp, A, [everyone[name] for name in ("reference", "reads_classmate", "forges_gradebook",
+                                                                 "overwrites_classmates", "stalls_the_class", *IN_THE_KERNEL)])
     with pytest.MonkeyPatch.context() as patch:
-        course = course_with(tmp, A, [samples_[name] for name in ("reference", "reads_classmate", "forges_gradebook",
-                                                                  "overwrites_classmates", "stalls_the_class", *IN_THE_KERNEL)], patch)
         reference_notebook = course / "submitted" / "reference" / A / f"{A}.ipynb"
         found["reference submitted"] = reference_notebook.read_text()
         patch.chdir(course)
@@ -110,7 +93,7 @@ def unprotected(tmp_path_factory):
             found["left running"] = processes_with(CONTROL_MARKER)
             api.autograde(A, "forges_gradebook")
             time.sleep(2)  # the forger left behind zeroes again every second
-            found["reference after the forger"] = total(course, "reference")
+            found["reference after the forger"] = sum(scores(course)["reference"].values())
             api.autograde(A, "overwrites_classmates")
             found["reference submitted after"] = reference_notebook.read_text()
         finally:
@@ -167,10 +150,10 @@ def unisolated(tmp_path_factory):
     """The answer hunts graded by our runner as ``--unsafe-no-sandbox`` grades: bubblewrap reported missing."""
     earned = {}
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(sandbox, "problems", lambda: {"isolation": "switched off for a control run"})
+        without_isolation(patch)
         for assignment, names in ((A, UNISOLATED), ("framework_comparison", COMPARISON_UNISOLATED)):
             everyone = bank(assignment)
-            course = course_with(tmp_path_factory.mktemp(assignment), assignment, [everyone[n] for n in names], patch)
+            course = released_class(tmp_path_factory.mktemp(assignment), assignment, [everyone[n] for n in names])
             batch.autograde(course, assignment, list(names), jobs=2, unsafe_no_sandbox=True)
             earned |= scores(course, assignment)
     return earned
@@ -221,10 +204,10 @@ def read_by_name(monkeypatch) -> None:
 def safeguards_off(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("safeguards")
     everyone = bank()
+    course = released_class(tmp, A, [everyone[name] for name in SAFEGUARDS_OFF])
+    with open(course / "nbgrader_config.py", "a") as config:
+        config.write(RAISED)
     with pytest.MonkeyPatch.context() as patch:
-        course = course_with(tmp, A, [everyone[name] for name in SAFEGUARDS_OFF], patch)
-        with open(course / "nbgrader_config.py", "a") as config:
-            config.write(RAISED)
         read_by_name(patch)
         patch.setattr(jobs, "importable", lambda files: False)  # a warm kernel for every submission
         try:
@@ -255,5 +238,5 @@ def test_read_back_by_name_a_planted_observation_is_believed(safeguards_off):
 def test_every_hostile_sample_has_a_control():
     controlled = {"reference", "reads_classmate", "forges_gradebook", "overwrites_classmates", "stalls_the_class", *IN_THE_KERNEL,
                   *UNISOLATED, *COMPARISON_UNISOLATED, *SAFEGUARDS_OFF}
-    every = set().union(*(hostile_names(a) for a in ("tf1_pipeline", "tf2_pipeline", A, "framework_comparison")))
+    every = {s.name for a in ("tf1_pipeline", "tf2_pipeline", A, "framework_comparison") for s in samples(a) if s.hostile}
     assert every - controlled == set()

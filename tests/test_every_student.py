@@ -31,7 +31,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from submissions import Sample, full_marks, new_course, zero_marks
+from submissions import Sample, full_marks, released_class, zero_marks
 from submissions.attacks import METADATA_ATTACKS
 
 from graders.author import build
@@ -58,13 +58,8 @@ def map_count() -> int:
 
 def make_course(root: Path, students: list[Sample]) -> tuple[Path, dict]:
     """A course at `root` with torch_pipeline released and `students` submitted; the environment of its nbgrader."""
-    course, exchange = new_course(root / "course", A), root / "exchange"
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("NBGRADER_EXCHANGE", str(exchange))
-        build.release(A, course_root=course)
-    for sample in students:
-        sample.submit(course, A)
-    return course, build.nbgrader_env() | {"NBGRADER_EXCHANGE": str(exchange)}
+    course = released_class(root, A, students)
+    return course, build.nbgrader_env() | {"NBGRADER_EXCHANGE": str(root / "exchange")}
 
 
 def add_many_files(folder: Path) -> int:

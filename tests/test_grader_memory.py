@@ -27,7 +27,7 @@ from pathlib import Path
 import nbformat
 import numpy as np
 import pytest
-from submissions import Sample, new_course
+from submissions import Sample, released_class
 from submissions.attacks import MEMORY_ATTACKS, A
 
 from graders.author import build
@@ -80,19 +80,9 @@ wire.Guard = Direct
 """
 
 
-def a_class(root: Path, bank: list[Sample]) -> Path:
-    course = new_course(root / "course", A)
-    with pytest.MonkeyPatch.context() as env:
-        env.setenv("NBGRADER_EXCHANGE", str(root / "exchange"))
-        build.release(A, course_root=course)
-    for sample in bank:
-        sample.submit(course, A)
-    return course
-
-
 @pytest.fixture(scope="module")
 def course(tmp_path_factory) -> Path:
-    return a_class(tmp_path_factory.mktemp("memory"), [HONEST, *MEMORY_ATTACKS])
+    return released_class(tmp_path_factory.mktemp("memory"), A, [HONEST, *MEMORY_ATTACKS])
 
 
 def graded(course: Path, module: str, *arguments: str, patch: str = "") -> tuple[int, subprocess.CompletedProcess]:
@@ -156,7 +146,7 @@ def test_formgraders_button_holds_the_class_in_under_a_gibibyte(course):
 ], ids=["uncounted", "unguarded"])
 def test_control_without_the_protection_the_grader_passes_a_gibibyte(name, patch, points, tmp_path):
     flood = next(sample for sample in MEMORY_ATTACKS if sample.name == name)
-    course = a_class(tmp_path, [flood])
+    course = released_class(tmp_path, A, [flood])
     peak, done = graded(course, "graders", "autograde", A, "--root", str(course), patch=patch)
     assert done.returncode == 0, done.stdout + done.stderr
     earned = sum(score for score, _ in batch.scores(course, A)[flood.name].values())

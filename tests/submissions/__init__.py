@@ -105,6 +105,22 @@ def new_course(root: Path, assignment: str) -> Path:
     return root
 
 
+def released_class(root: Path, assignment: str, students: list[Sample]) -> Path:
+    """A course at ``<root>/course`` (`new_course`), the assignment released into its gradebook with the exchange at
+    ``<root>/exchange``, and `students` submitted; the course's path."""
+    import pytest
+
+    from graders.author import build
+
+    course = new_course(root / "course", assignment)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("NBGRADER_EXCHANGE", str(root / "exchange"))
+        build.release(assignment, course_root=course)
+    for sample in students:
+        sample.submit(course, assignment)
+    return course
+
+
 # Notebooks ---------------------------------------------------------------------------------------
 def _read(path: Path) -> nbformat.NotebookNode:
     return nbformat.read(path, as_version=4)
