@@ -96,28 +96,26 @@ def _forged(kind, step, objects, inputs, hidden):
 graders.check.kernel.probe.observe = _forged
 '''
 
-# A thread that replaces every observation file the grader makes with a forged one, claiming the course's data.
+# Each observation file the grader made, once the kernel has written it, unlinked and put back under the same name
+# holding a forged observation that claims the course's data.
 PLANT_OBSERVATIONS = '''
-import os, threading, time
-import graders.check.shared.observation
+import os
+import graders.check.kernel.probe
+from graders.check.shared.observation import Observation
 from course.data import load_dataset
 
-def _plant():
-    forged = graders.check.shared.observation.Observation()
-    forged.values.update(zip(("x_train", "y_train", "x_test", "y_test"), tuple(load_dataset("digits"))))
-    done = set()
-    for _ in range(200000):
-        for name in os.listdir("."):
-            if name.startswith(".grader-out-") and name not in done:
-                done.add(name)
-                try:
-                    os.unlink(name)
-                    graders.check.shared.observation.write(name, forged)
-                except OSError:
-                    pass
-        time.sleep(0.001)
+_write = graders.check.kernel.probe.write
 
-threading.Thread(target=_plant, daemon=True).start()
+
+def _plant(path, observation):
+    _write(path, observation)
+    forged = Observation()
+    forged.values.update(zip(("x_train", "y_train", "x_test", "y_test"), tuple(load_dataset("digits"))))
+    os.unlink(path)
+    _write(path, forged)
+
+
+graders.check.kernel.probe.write = _plant
 '''
 
 # One step of training only (train's check fails, and the model is poor), then the kernel's display formatter patched
@@ -211,7 +209,7 @@ ANSWER_HUNTS = hostile(
         "plants_observations",
         _stubs() | {"download": PLANT_OBSERVATIONS + "\n" + _stubs()["download"]},
         zero_marks(A),
-        about="stubs, and a thread that replaces each observation file the grader makes with a forged one: the "
+        about="stubs, and each observation file the grader made, once written, replaced under its name by a forged one: the "
         "grader reads the file it made, never the one put in its place",
     ),
     Sample(
