@@ -10,7 +10,6 @@ from __future__ import annotations
 import gzip
 import hashlib
 import http.client
-import importlib.util
 import os
 import struct
 import tempfile
@@ -24,6 +23,10 @@ from typing import NamedTuple
 import numpy as np
 
 DATASETS = ("digits", "mnist", "fashion_mnist")
+# UCI's optical digits (test set), as scikit-learn ships them (sklearn/datasets/data/digits.csv.gz, 1.9.1), shipped here
+# so that the course does not install scikit-learn, which Keras imports with TensorFlow: a second of every TF kernel's
+# start. Its source and licence: course/DIGITS.md.
+DIGITS_CSV = Path(__file__).with_name("digits.csv.gz")
 HOLDOUT_SIZE = {"digits": 180, "mnist": 1000, "fashion_mnist": 1000}  # test images left out for the graders
 FILES = (  # the order of the RawData fields
     "train-images-idx3-ubyte.gz",
@@ -203,14 +206,18 @@ def split_arrays(x, y, n_test: int, seed: int = 0) -> RawData:
     return RawData(x[train], y[train], x[test], y[test])
 
 
-def _load_digits() -> RawData:
-    """scikit-learn's digits, read from the CSV file it ships (what `load_digits` reads, without importing
-    scikit-learn: a second of every kernel's start); pixels 0..16 scaled to 0..255."""
-    (sklearn,) = importlib.util.find_spec("sklearn").submodule_search_locations
-    with gzip.open(Path(sklearn) / "datasets" / "data" / "digits.csv.gz", "rt") as csv:
+def digits_levels() -> tuple[np.ndarray, np.ndarray]:
+    """The 1,797 digits as published (`DIGITS_CSV`): (N, 8, 8) float64 levels 0..16, and (N,) uint8 labels."""
+    with gzip.open(DIGITS_CSV, "rt") as csv:
         table = np.loadtxt(csv, delimiter=",")
-    x = np.rint(table[:, :-1].reshape(-1, 8, 8) * (255 / 16)).astype(np.uint8)
-    return split_arrays(x, table[:, -1].astype(np.uint8), n_test=360 + HOLDOUT_SIZE["digits"], seed=0)
+    return table[:, :-1].reshape(-1, 8, 8), table[:, -1].astype(np.uint8)
+
+
+def _load_digits() -> RawData:
+    """The digits, pixels 0..16 scaled to 0..255, split as the course splits them."""
+    levels, labels = digits_levels()
+    x = np.rint(levels * (255 / 16)).astype(np.uint8)
+    return split_arrays(x, labels, n_test=360 + HOLDOUT_SIZE["digits"], seed=0)
 
 
 def _validate(data: RawData, paths: list[Path]) -> None:

@@ -212,22 +212,21 @@ def test_digits_is_deterministic_and_pinned(tmp_path):
     a, b = load_dataset(), load_dataset("digits", cache_dir=tmp_path)
     assert_same(a, b)
     assert files_in(tmp_path) == []  # digits caches nothing
-    # the split is fixed forever: any change of sklearn data, scaling or permutation shows here
+    # the split is fixed forever: any change of the digits file, scaling or permutation shows here
     assert a.y_test[:20].tolist() == [6, 6, 6, 2, 5, 6, 6, 2, 2, 1, 1, 9, 0, 4, 1, 9, 5, 5, 3, 0]
     assert sha(b"".join(x.tobytes() for x in a)) == (
         "c7e0e8267988c8c3485a682792b03fa9a651b4c6a76c2c73add36017dd58c0c8"
     )
 
 
-def test_digits_are_scikit_learns_without_importing_it():
-    """The CSV file read directly holds what sklearn.datasets.load_digits returns (kernels skip sklearn's import)."""
-    from sklearn.datasets import load_digits
+def test_digits_are_scikit_learns_file():
+    """The shipped CSV file is scikit-learn 1.9.1's `digits.csv.gz`, byte for byte (course/DIGITS.md), read as published."""
+    from course.data import DIGITS_CSV, digits_levels
 
-    from course.data import HOLDOUT_SIZE, _load_digits
-
-    digits = load_digits()
-    x = np.rint(digits.images * (255 / 16)).astype(np.uint8)
-    assert_same(_load_digits(), split_arrays(x, digits.target.astype(np.uint8), 360 + HOLDOUT_SIZE["digits"], seed=0))
+    assert hashlib.sha256(DIGITS_CSV.read_bytes()).hexdigest() == "09f66e6debdee2cd2b5ae59e0d6abbb73fc2b0e0185d2e1957e9ebb51e23aa22"
+    levels, labels = digits_levels()
+    assert levels.shape == (1797, 8, 8) and set(np.unique(levels)) == set(range(17))
+    assert np.bincount(labels).tolist() == [178, 182, 177, 183, 181, 182, 181, 179, 174, 180]
 
 
 def test_unknown_dataset_is_rejected():

@@ -2,7 +2,7 @@
 
 Each lookup is shown finding the originals of the held-out images first (the control), then none of the
 held-out images themselves: in the course's pixel scale (`load_dataset`'s train and test images, all of
-scikit-learn's digits) and in scikit-learn's own 17 levels of `load_digits`.
+the digits) and in the digits' own 17 levels, as published.
 """
 
 from __future__ import annotations
@@ -14,9 +14,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from sklearn.datasets import load_digits
 
-from course.data import FILES, HOLDOUT_SIZE, Source, load_dataset, load_published, read_idx
+from course.data import FILES, HOLDOUT_SIZE, Source, digits_levels, load_dataset, load_published, read_idx
 from graders.check.trusted import holdout
 from graders.check.trusted.holdout import load_holdout
 
@@ -30,7 +29,7 @@ def found(images: np.ndarray, public: np.ndarray) -> int:
 
 
 def as_digits_levels(images: np.ndarray) -> np.ndarray:
-    """uint8 images (0..255) mapped back to scikit-learn's digits levels (0..16, float64): the course's scaling undone."""
+    """uint8 images (0..255) mapped back to the digits' published levels (0..16, float64): the course's scaling undone."""
     return np.rint(images.astype(np.float64) * 16 / 255)
 
 
@@ -66,7 +65,7 @@ def test_no_held_out_digit_is_in_the_public_dataset(digits, published):
     x, _ = digits
     originals = published.x_test[-HOLDOUT_SIZE["digits"] :]
     course = load_dataset("digits")
-    public = load_digits().data.reshape(-1, 8, 8)
+    public, _ = digits_levels()
     assert found(originals, published.x_test) == 180  # the control: the lookups find the originals
     assert found(as_digits_levels(originals), public) == 180
     assert found(x, course.x_train) == found(x, course.x_test) == 0

@@ -32,7 +32,7 @@ PACKAGES = (
     "course", "graders", "graders.check", "graders.check.kernel", "graders.check.kernel.frameworks", "graders.check.shared",
     "graders.check.shared.checks", "graders.check.shared.hints", "graders.check.trusted",
 )  # every .py file of each
-PACKAGE_DATA = {"graders.check.trusted": ["references.json", "check_inputs/*.npz", "check_models/*/*"]}
+PACKAGE_DATA = {"course": ["digits.csv.gz", "DIGITS.md"], "graders.check.trusted": ["references.json", "check_inputs/*.npz", "check_models/*/*"]}
 TRUSTED_ONLY = {f"graders/check/trusted/{name}.py" for name in ("holdout", "inputs", "comparison_inputs")}  # stay with the graders
 DATASET = "digits"  # the dataset of the course's exercises, whose self-check inputs the wheel carries
 STAFF_ONLY = {"jupytext", "distributed", "psycopg", "copydetect"}  # building notebooks, a cluster, PostgreSQL, the class report
