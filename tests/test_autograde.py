@@ -19,7 +19,7 @@ worker of its own.
 The submission with a cell that never ends is graded in a call of its own with a short
 per-cell timeout (COURSE_CELL_TIMEOUT), so that no other sample runs under that timeout.
 
-Slow: about 70 notebooks, the attacks and edge cases twice (see tests/submissions/ for the bank).
+Slow: about 65 notebooks, the attacks and edge cases twice (see tests/submissions/ for the bank).
 """
 
 from __future__ import annotations
