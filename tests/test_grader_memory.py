@@ -13,8 +13,10 @@ The controls show that the measurement can fail: the metadata flood graded with 
 (`SandboxedExecute._received`, the one function that counts, patched to read every message) keeps 16 points
 and takes the grading process past 1 GiB; the message of many frames graded without the guard between the
 client and the kernel (`wire.Guard` replaced by the kernel's own sockets) is still refused, but only once
-the grading process holds all of it, past 1 GiB. Observations are checked on forged files, each read with
-and without the budget.
+the grading process holds all of it, past 1 GiB. The other five floods are graded in one class with the count, the
+guard and the frame cap all off: each keeps 16 points, and the grader passes 1 GiB. Observations are checked on forged
+files, each read with and without the budget (the control of `forges_an_observation`). `breaks_the_protocol` has no
+control yet.
 """
 
 from __future__ import annotations
@@ -152,6 +154,28 @@ def test_control_without_the_protection_the_grader_passes_a_gibibyte(name, patch
     earned = sum(score for score, _ in batch.scores(course, A)[flood.name].values())
     assert earned == points, f"without the protection, {name} should have scored {points}; it scored {earned}"
     assert peak > GiB, f"without the protection, {name} should have taken the grader past 1 GiB; it peaked at {peak / GiB:.2f}"
+
+
+UNCAPPED = "\nc.SandboxedExecute.output_limit = 1 << 40  # frames of any size (the count is off)\n"
+FLOODS = ("floods_mime_keys", "floods_error_fields", "floods_widgets", "sends_one_huge_message", "floods_two_ways_at_once")
+
+
+def test_control_with_the_message_path_open_every_other_flood_runs_to_its_end(tmp_path):
+    """The floods without a control of their own above, in one class graded with the count, the guard and the frame cap
+    all off: each runs to its end and keeps the 16 points that the protected routes cut to 12 (so what stops each is the
+    grader, not a fault of its own), and the grading process passes 1 GiB."""
+    floods = [sample for sample in MEMORY_ATTACKS if sample.name in FLOODS]
+    assert [sample.name for sample in floods] == list(FLOODS)
+    assert all(sum(sample.expected.values()) == 12 for sample in floods)  # what the protected routes give each
+    course = released_class(tmp_path, A, floods)
+    with open(course / "nbgrader_config.py", "a") as config:
+        config.write(UNCAPPED)
+    peak, done = graded(course, "graders", "autograde", A, "--root", str(course), patch=UNCOUNTED + UNGUARDED)
+    assert done.returncode == 0, done.stdout + done.stderr
+    found = batch.scores(course, A)
+    earned = {name: sum(score for score, _ in found[name].values()) for name in FLOODS}
+    assert earned == dict.fromkeys(FLOODS, 16), earned
+    assert peak > GiB, f"with the message path open, the floods should have taken the grader past 1 GiB; it peaked at {peak / GiB:.2f}"
 
 
 @pytest.mark.parametrize("array", [
