@@ -15,8 +15,8 @@ and takes the grading process past 1 GiB; the message of many frames graded with
 client and the kernel (`wire.Guard` replaced by the kernel's own sockets) is still refused, but only once
 the grading process holds all of it, past 1 GiB. The other five floods are graded in one class with the count, the
 guard and the frame cap all off: each keeps 16 points, and the grader passes 1 GiB. Observations are checked on forged
-files, each read with and without the budget (the control of `forges_an_observation`). `breaks_the_protocol` has no
-control yet.
+files, each read with and without the budget (the control of `forges_an_observation`). With the decoded messages' check
+off, `breaks_the_protocol` makes its grading job fail, and leaves no grade.
 """
 
 from __future__ import annotations
@@ -176,6 +176,21 @@ def test_control_with_the_message_path_open_every_other_flood_runs_to_its_end(tm
     earned = {name: sum(score for score, _ in found[name].values()) for name in FLOODS}
     assert earned == dict.fromkeys(FLOODS, 16), earned
     assert peak > GiB, f"with the message path open, the floods should have taken the grader past 1 GiB; it peaked at {peak / GiB:.2f}"
+
+
+UNCHECKED = "from graders.runner import wire\nwire.unreadable_because = lambda message: None  # every decoded message read\n"
+
+
+def test_control_without_the_check_a_broken_status_breaks_the_grading_job(tmp_path):
+    """`breaks_the_protocol` graded with the decoded messages' check off: nbclient meets a status without its
+    execution_state, and the grading job fails on it, leaving no grade, where the protected routes grade the 12 points
+    earned before it and name the message."""
+    attack = next(sample for sample in MEMORY_ATTACKS if sample.name == "breaks_the_protocol")
+    course = released_class(tmp_path, A, [attack])
+    _, done = graded(course, "graders", "autograde", A, "--root", str(course), patch=UNCHECKED)
+    line = next(line for line in done.stdout.splitlines() if line.startswith(attack.name))
+    assert line.split()[1:4] == ["0", "/", "0"] and line.endswith("NOT GRADED: grading job failed: KeyError: 'execution_state'"), line
+    assert batch.scores(course, A).get(attack.name, {}) == {}
 
 
 @pytest.mark.parametrize("array", [
