@@ -23,10 +23,7 @@ from typing import NamedTuple
 import numpy as np
 
 DATASETS = ("digits", "mnist", "fashion_mnist")
-# UCI's optical digits (test set), as scikit-learn ships them (sklearn/datasets/data/digits.csv.gz, 1.9.1), shipped here
-# so that the course does not install scikit-learn, which Keras imports with TensorFlow: a second of every TF kernel's
-# start. Its source and licence: course/DIGITS.md.
-DIGITS_CSV = Path(__file__).with_name("digits.csv.gz")
+DIGITS_CSV = Path(__file__).with_name("digits.csv.gz")  # UCI's digits as scikit-learn ships them; why here: DIGITS.md
 HOLDOUT_SIZE = {"digits": 180, "mnist": 1000, "fashion_mnist": 1000}  # test images left out for the graders
 FILES = (  # the order of the RawData fields
     "train-images-idx3-ubyte.gz",

@@ -87,6 +87,10 @@ def course(tmp_path_factory) -> Path:
     return released_class(tmp_path_factory.mktemp("memory"), A, [HONEST, *MEMORY_ATTACKS])
 
 
+def attack(name: str) -> Sample:
+    return next(sample for sample in MEMORY_ATTACKS if sample.name == name)
+
+
 def graded(course: Path, module: str, *arguments: str, patch: str = "") -> tuple[int, subprocess.CompletedProcess]:
     """Run ``python -m module arguments`` in `course` as a grading subprocess; (its own peak bytes, the process)."""
     peak = course / f"peak-{module}"
@@ -147,7 +151,7 @@ def test_formgraders_button_holds_the_class_in_under_a_gibibyte(course):
     ("sends_one_message_of_many_frames", UNGUARDED, 12),  # counted, but only once the grader holds it whole
 ], ids=["uncounted", "unguarded"])
 def test_control_without_the_protection_the_grader_passes_a_gibibyte(name, patch, points, tmp_path):
-    flood = next(sample for sample in MEMORY_ATTACKS if sample.name == name)
+    flood = attack(name)
     course = released_class(tmp_path, A, [flood])
     peak, done = graded(course, "graders", "autograde", A, "--root", str(course), patch=patch)
     assert done.returncode == 0, done.stdout + done.stderr
@@ -164,8 +168,7 @@ def test_control_with_the_message_path_open_every_other_flood_runs_to_its_end(tm
     """The floods without a control of their own above, in one class graded with the count, the guard and the frame cap
     all off: each runs to its end and keeps the 16 points that the protected routes cut to 12 (so what stops each is the
     grader, not a fault of its own), and the grading process passes 1 GiB."""
-    floods = [sample for sample in MEMORY_ATTACKS if sample.name in FLOODS]
-    assert [sample.name for sample in floods] == list(FLOODS)
+    floods = [attack(name) for name in FLOODS]
     assert all(sum(sample.expected.values()) == 12 for sample in floods)  # what the protected routes give each
     course = released_class(tmp_path, A, floods)
     with open(course / "nbgrader_config.py", "a") as config:
@@ -185,12 +188,12 @@ def test_control_without_the_check_a_broken_status_breaks_the_grading_job(tmp_pa
     """`breaks_the_protocol` graded with the decoded messages' check off: nbclient meets a status without its
     execution_state, and the grading job fails on it, leaving no grade, where the protected routes grade the 12 points
     earned before it and name the message."""
-    attack = next(sample for sample in MEMORY_ATTACKS if sample.name == "breaks_the_protocol")
-    course = released_class(tmp_path, A, [attack])
+    breaker = attack("breaks_the_protocol")
+    course = released_class(tmp_path, A, [breaker])
     _, done = graded(course, "graders", "autograde", A, "--root", str(course), patch=UNCHECKED)
-    line = next(line for line in done.stdout.splitlines() if line.startswith(attack.name))
+    line = next(line for line in done.stdout.splitlines() if line.startswith(breaker.name))
     assert line.split()[1:4] == ["0", "/", "0"] and line.endswith("NOT GRADED: grading job failed: KeyError: 'execution_state'"), line
-    assert batch.scores(course, A).get(attack.name, {}) == {}
+    assert batch.scores(course, A).get(breaker.name, {}) == {}
 
 
 @pytest.mark.parametrize("array", [

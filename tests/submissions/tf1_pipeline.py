@@ -261,9 +261,9 @@ def accuracy(logits, labels):
 ''',
 }
 
-# A mistake that reads the same in every framework (a reshaped download, an off-by-one accuracy, a loss that is not
-# cross-entropy, a stale report) is checked in all three by tests/test_notebook_api.py, and graded whole in the torch
-# bank; this bank grades what is TensorFlow's own.
+# A mistake that reads the same in every framework is checked in all three by tests/test_notebook_api.py (a loss that
+# is not cross-entropy, a changed download, an off-by-one accuracy, a stale report), and the torch bank grades the last
+# three whole (download_flattened, accuracy_off_by_one, report_swapped); this bank grades what is TensorFlow's own.
 SAMPLES = [
     Sample("reference", {}, full_marks(A), about="the course's own solution"),
     Sample(
