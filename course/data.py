@@ -1,6 +1,6 @@
 """Datasets for the course, as uint8 MNIST-format arrays.
 
-``digits`` is built offline from scikit-learn. ``mnist`` and ``fashion_mnist``
+``digits`` ships with the course (digits.csv.gz). ``mnist`` and ``fashion_mnist``
 are downloaded once into a cache, and every file is checked against a pinned
 SHA-256 sum before it is used.
 """

@@ -20,7 +20,7 @@ import numpy as np
 from graders.check.trusted.inputs import preprocess
 from graders.check.trusted.references import REFERENCES_PATH, load_references
 
-VERSIONED = ("tensorflow", "torch", "numpy", "scikit-learn")
+VERSIONED = ("tensorflow", "torch", "numpy")
 
 
 def versions() -> dict[str, str]:
