@@ -38,10 +38,9 @@ from pathlib import Path
 import nbformat
 import pytest
 from observed import cell_text, processes_with
-from submissions import Sample, full_marks, graded_cells, manual_cells, new_course, samples
+from submissions import Sample, full_marks, graded_cells, manual_cells, released_course, samples
 from submissions.attacks import MARKER
 
-from graders.author import build
 from graders.author.build import nbgrader_env
 from graders.runner import batch as ag
 from graders.runner.gradebook import NBGRADER, Recorder, generate_feedback
@@ -152,10 +151,9 @@ def finished(course: Path, assignment: str, bank: list[Sample], outcomes: dict[s
 def grade_bank(assignment: str, tmp_path_factory) -> Graded:
     """The assignment's bank submitted to a fresh course, graded by our runner, then by stock nbgrader."""
     tmp = tmp_path_factory.mktemp(assignment)
-    course = new_course(tmp / "course", assignment)
+    course = released_course(tmp / "course", assignment)
     with pytest.MonkeyPatch.context() as env:
         env.setenv("NBGRADER_EXCHANGE", str(tmp / "exchange"))
-        build.release(assignment, course_root=course)  # registers the assignment in the gradebook
         bank = samples(assignment)
         for sample in bank:
             sample.submit(course, assignment)

@@ -25,7 +25,7 @@ from pathlib import Path
 
 import pytest
 from nbformat.v4 import new_code_cell, new_notebook, new_output
-from submissions import REPO, Sample, new_course
+from submissions import REPO, Sample, released_course
 from traitlets.config import Config
 
 from graders.author import build
@@ -108,8 +108,7 @@ def test_a_setup_cell_failing_beside_a_submitted_module_is_the_submissions_doing
 @pytest.fixture(scope="module")
 def course(tmp_path_factory) -> Path:
     """A course in tmp whose gradebook holds ada's grades: the reference answers, 16 / 16."""
-    course = new_course(tmp_path_factory.mktemp("canary") / "course", ASSIGNMENT)
-    build.release(ASSIGNMENT, course_root=course)
+    course = released_course(tmp_path_factory.mktemp("canary") / "course", ASSIGNMENT)
     Sample("ada").submit(course, ASSIGNMENT)
     (outcome,) = batch.autograde(course, ASSIGNMENT)
     assert outcome.graded, outcome

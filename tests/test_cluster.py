@@ -18,9 +18,8 @@ import time
 from pathlib import Path
 
 import pytest
-from submissions import Sample, full_marks, new_course, reference_cell, zero_marks
+from submissions import Sample, full_marks, reference_cell, released_course, zero_marks
 
-from graders.author import build
 from graders.runner import batch as ag
 from graders.runner.gradebook import Recorder
 
@@ -31,9 +30,8 @@ DASK = str(Path(sys.executable).with_name("dask"))
 
 @pytest.fixture
 def course(tmp_path, monkeypatch):
-    root = new_course(tmp_path / "course", ASSIGNMENT)
+    root = released_course(tmp_path / "course", ASSIGNMENT)
     monkeypatch.setenv("NBGRADER_EXCHANGE", str(tmp_path / "exchange"))
-    build.release(ASSIGNMENT, course_root=root)
     return root
 
 

@@ -9,12 +9,11 @@ by ``python -m graders autograde``, by stock ``nbgrader autograde`` and by formg
 process's own peak memory (its `ru_maxrss`, its kernels not included) must stay under 1 GiB, and every
 student must score exactly what the bank says: each attack keeps the 12 points earned before its report cell.
 
-The controls show that the measurement can fail: the metadata flood graded with the counting switched off
-(`SandboxedExecute._received`, the one function that counts, patched to read every message) keeps 16 points
-and takes the grading process past 1 GiB; the message of many frames graded without the guard between the
-client and the kernel (`wire.Guard` replaced by the kernel's own sockets) is still refused, but only once
-the grading process holds all of it, past 1 GiB. The other five floods are graded in one class with the count, the
-guard and the frame cap all off: each keeps 16 points, and the grader passes 1 GiB. Observations are checked on forged
+The controls show that the measurement can fail: the message of many frames graded without the guard between the
+client and the kernel (`wire.Guard` replaced by the kernel's own sockets) is still refused, but only once the grading
+process holds all of it, past 1 GiB. The other six floods are graded in one class with the count
+(`SandboxedExecute._received`, the one function that counts, patched to read every message), the guard and the frame
+cap all off: each keeps 16 points, and the grader passes 1 GiB. Observations are checked on forged
 files, each read with and without the budget (the control of `forges_an_observation`). With the decoded messages' check
 off, `breaks_the_protocol` makes its grading job fail, and leaves no grade.
 """
@@ -146,26 +145,23 @@ def test_formgraders_button_holds_the_class_in_under_a_gibibyte(course):
     assert peak < GiB, f"formgrader's autograde peaked at {peak / GiB:.2f} GiB"
 
 
-@pytest.mark.parametrize("name, patch, points", [
-    ("floods_display_metadata", UNCOUNTED + UNGUARDED, 16),  # uncounted, nor relayed: the flood runs to its end
-    ("sends_one_message_of_many_frames", UNGUARDED, 12),  # counted, but only once the grader holds it whole
-], ids=["uncounted", "unguarded"])
-def test_control_without_the_protection_the_grader_passes_a_gibibyte(name, patch, points, tmp_path):
-    flood = attack(name)
+def test_control_without_the_guard_the_grader_holds_a_message_of_many_frames_whole(tmp_path):
+    """Counted, but only once the grader holds it whole: still refused (12 points), past 1 GiB."""
+    flood = attack("sends_one_message_of_many_frames")
     course = released_class(tmp_path, A, [flood])
-    peak, done = graded(course, "graders", "autograde", A, "--root", str(course), patch=patch)
+    peak, done = graded(course, "graders", "autograde", A, "--root", str(course), patch=UNGUARDED)
     assert done.returncode == 0, done.stdout + done.stderr
     earned = sum(score for score, _ in batch.scores(course, A)[flood.name].values())
-    assert earned == points, f"without the protection, {name} should have scored {points}; it scored {earned}"
-    assert peak > GiB, f"without the protection, {name} should have taken the grader past 1 GiB; it peaked at {peak / GiB:.2f}"
+    assert earned == 12, f"without the guard, {flood.name} should have scored 12; it scored {earned}"
+    assert peak > GiB, f"without the guard, {flood.name} should have taken the grader past 1 GiB; it peaked at {peak / GiB:.2f}"
 
 
 UNCAPPED = "\nc.SandboxedExecute.output_limit = 1 << 40  # frames of any size (the count is off)\n"
-FLOODS = ("floods_mime_keys", "floods_error_fields", "floods_widgets", "sends_one_huge_message", "floods_two_ways_at_once")
+FLOODS = ("floods_display_metadata", "floods_mime_keys", "floods_error_fields", "floods_widgets", "sends_one_huge_message", "floods_two_ways_at_once")
 
 
 def test_control_with_the_message_path_open_every_other_flood_runs_to_its_end(tmp_path):
-    """The floods without a control of their own above, in one class graded with the count, the guard and the frame cap
+    """Every flood but the one of many frames (above), in one class graded with the count, the guard and the frame cap
     all off: each runs to its end and keeps the 16 points that the protected routes cut to 12 (so what stops each is the
     grader, not a fault of its own), and the grading process passes 1 GiB."""
     floods = [attack(name) for name in FLOODS]

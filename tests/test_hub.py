@@ -150,8 +150,15 @@ class Hub:
             raise AssertionError(f"the hub did not stop within 90 s of SIGINT:\n{self.log_tail()}") from None
         return time.monotonic() - start
 
-    def leftovers(self) -> list[str]:
-        """Processes the hub started, or of its accounts, still alive."""
+    def leftovers(self, grace: float = 10) -> list[str]:
+        """Processes the hub started, or of its accounts, still alive `grace` seconds on (one still ending its exit
+        has no command line yet, and ends within milliseconds)."""
+        deadline = time.monotonic() + grace
+        while (found := self._live_pids()) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        return [_command(pid) for pid in found]
+
+    def _live_pids(self) -> list[int]:
         uids = {pwd.getpwnam(user).pw_uid for user in (GRADER, *INSTRUCTORS, *STUDENTS)}
         found = [pid for pid in sorted(self.spawned) if _alive(pid)]
         for status in Path("/proc").glob("[0-9]*/status"):
@@ -159,7 +166,7 @@ class Hub:
                 uid = int(next(line for line in status.read_text().splitlines() if line.startswith("Uid:")).split()[1])
                 if uid in uids and _alive(int(status.parent.name)):
                     found.append(int(status.parent.name))
-        return [_command(pid) for pid in sorted(set(found))]
+        return sorted(set(found))
 
     def log_tail(self, lines: int = 60) -> str:
         return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])

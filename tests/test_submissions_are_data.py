@@ -26,7 +26,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from submissions import Sample, new_course, reference_cell
+from submissions import Sample, reference_cell, released_course
 
 from graders.author import build
 from graders.runner.gradebook import NBGRADER, Recorder
@@ -79,11 +79,8 @@ def regular_files(folder: Path) -> dict[Path, bytes]:
 @pytest.fixture(scope="module")
 def graded(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("submissions-are-data")
-    course, exchange = new_course(tmp / "course", A), tmp / "exchange"
+    course, exchange = released_course(tmp / "course", A), tmp / "exchange"
     env = build.nbgrader_env() | {"NBGRADER_EXCHANGE": str(exchange), "COURSE_MAX_SUBMISSION_FILE": "1M"}
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("NBGRADER_EXCHANGE", str(exchange))
-        build.release(A, course_root=course)
     with Recorder(course).gradebook() as gb:
         gb.update_or_create_student("classmate", first_name=SECRET)
     targets = {"gradebook": (course / "gradebook.db").read_bytes(), "source notebook": (course / "source" / A / f"{A}.ipynb").read_bytes()}

@@ -30,7 +30,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from submissions import Sample, full_marks
+from submissions import Sample, full_marks, released_course
 from submissions.attacks import METADATA_ATTACKS, A, disk_fillers, link_attacks
 
 from graders.author import build
@@ -102,14 +102,8 @@ def cgroups() -> set[Path]:
 @pytest.fixture(scope="module")
 def template(tmp_path_factory):
     """A released course (copied for each route) and the environment its graders run in."""
-    from submissions import new_course
-
     root = tmp_path_factory.mktemp("wf")
-    course = new_course(root / "template", A)
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("NBGRADER_EXCHANGE", str(root / "exchange"))
-        build.release(A, course_root=course)
-    yield course
+    yield released_course(root / "template", A)
     shutil.rmtree(root, ignore_errors=True)
 
 

@@ -32,6 +32,7 @@ import copy
 import dataclasses
 import importlib
 import shutil
+import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cache
@@ -105,17 +106,34 @@ def new_course(root: Path, assignment: str) -> Path:
     return root
 
 
-def released_class(root: Path, assignment: str, students: list[Sample]) -> Path:
-    """A course at ``<root>/course`` (`new_course`), the assignment released into its gradebook with the exchange at
-    ``<root>/exchange``, and `students` submitted; the course's path."""
+def released_course(root: Path, assignment: str) -> Path:
+    """A course at `root` (`new_course`) whose gradebook records the assignment, as ``nbgrader generate_assignment``
+    leaves it (the release itself is the repository's, which `build.release` would write byte for byte)."""
+    course = new_course(root, assignment)
+    (course / "gradebook.db").write_bytes(_released_gradebook(assignment))
+    return course
+
+
+@cache
+def _released_gradebook(assignment: str) -> bytes:
+    """The gradebook that `build.release` writes for `assignment`: the same in every course, so made once per process
+    (each new one costs an nbgrader run, and nbgrader's run of alembic)."""
     import pytest
 
     from graders.author import build
 
-    course = new_course(root / "course", assignment)
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("NBGRADER_EXCHANGE", str(root / "exchange"))
+    with tempfile.TemporaryDirectory() as tmp, pytest.MonkeyPatch.context() as patch:
+        patch.setenv("NBGRADER_EXCHANGE", str(Path(tmp) / "exchange"))
+        course = new_course(Path(tmp) / "course", assignment)
         build.release(assignment, course_root=course)
+        return (course / "gradebook.db").read_bytes()
+
+
+def released_class(root: Path, assignment: str, students: list[Sample]) -> Path:
+    """A course at ``<root>/course`` (`released_course`), its exchange at ``<root>/exchange``, and `students`
+    submitted; the course's path."""
+    course = released_course(root / "course", assignment)
+    (root / "exchange").mkdir()
     for sample in students:
         sample.submit(course, assignment)
     return course
