@@ -9,9 +9,12 @@ from graders.runner.placement import THREAD_VARIABLES
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 # Each pytest-xdist worker, and each kernel its tests start, gets its share of the cores, as each grading job does
-# (graders.runner.placement): two thread pools as wide as the machine only spin against each other.
-for _variable in THREAD_VARIABLES:
-    os.environ.setdefault(_variable, str(max(1, (os.cpu_count() or 1) // int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1")))))
+# (graders.runner.placement): two thread pools as wide as the machine only spin against each other (PyTorch's two
+# OpenMP threads beside the other worker: its pipeline 7 times slower). Set in the workers only: they inherit the
+# controller's environment, where a default would stay.
+if _workers := os.environ.get("PYTEST_XDIST_WORKER_COUNT"):
+    for _variable in THREAD_VARIABLES:
+        os.environ.setdefault(_variable, str(max(1, (os.cpu_count() or 1) // int(_workers))))
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_MNIST = REPO.parent / "shared/data/mnist"  # CI clones the repo with shared/ beside it

@@ -8,6 +8,7 @@ import sys
 
 import pytest
 from submissions import Sample, new_course, reference_cell, released_course
+from submissions.attacks import MEMORY_HOG
 
 from graders.author import build
 
@@ -16,20 +17,21 @@ ASSIGNMENT = "torch_pipeline"
 
 
 def test_a_class_is_graded_with_a_progress_bar_and_no_noise(tmp_path, monkeypatch):
+    """bob's memory hog is stopped at the memory limit the TA set (COURSE_MEMORY_LIMIT), and keeps what it earned."""
     course = released_course(tmp_path / "course", ASSIGNMENT)
     monkeypatch.setenv("NBGRADER_EXCHANGE", str(tmp_path / "exchange"))
     Sample("ada").submit(course, ASSIGNMENT)
-    hog = "import numpy as np\nhog = np.ones(6 * 2**30 // 8)\n" + reference_cell(ASSIGNMENT, "train")
+    hog = MEMORY_HOG + reference_cell(ASSIGNMENT, "train")
     Sample("bob", {"train": hog}).submit(course, ASSIGNMENT)
     done = subprocess.run(
         [sys.executable, "-m", "graders", "autograde", ASSIGNMENT, "--root", str(course)],
-        capture_output=True, text=True, env=build.nbgrader_env(), timeout=600,
+        capture_output=True, text=True, env=build.nbgrader_env() | {"COURSE_MEMORY_LIMIT": "1G"}, timeout=600,
     )
     assert done.returncode == 0, done.stdout + done.stderr
     lines = done.stdout.splitlines()
     assert lines[0].split()[:4] == ["ada", "16", "/", "16"] and lines[0].endswith("graded"), lines
     assert lines[1].split()[:4] == ["bob", "9", "/", "16"], lines
-    assert lines[1].endswith("graded; memory limit (4 GiB) exceeded in cell train of torch_pipeline.ipynb"), lines
+    assert lines[1].endswith("graded; memory limit (1 GiB) exceeded in cell train of torch_pipeline.ipynb"), lines
     assert lines[2].startswith("2 of 2 submissions graded into sqlite:///"), lines
     bar = done.stderr.strip().splitlines()[-1]
     assert bar.startswith(f"grading {ASSIGNMENT}") and "2/2" in bar and "0 not graded" in bar, done.stderr
