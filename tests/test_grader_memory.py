@@ -1,7 +1,7 @@
 """The grading process's memory is bounded by the grader, not by the submission (issue 20).
 
-A class of hostile `torch_pipeline` submissions (`submissions.attacks.MEMORY_ATTACKS`: 256 MiB of display
-metadata, of mimetype names, of error fields, of widget messages, one stdout message of 256 MiB, one
+A class of hostile `torch_pipeline` submissions (`submissions.attacks.MEMORY_ATTACKS`: 128 MiB of display
+metadata, of mimetype names, of error fields, of widget messages, one stdout message of 128 MiB, one
 widget message of 1 GiB in 128 frames, two floods at once, a forged observation, a message the client
 cannot read) and one honest classmate, graded for real
 by ``python -m graders autograde``, by stock ``nbgrader autograde`` and by formgrader's *Autograde* button

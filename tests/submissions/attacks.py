@@ -376,45 +376,47 @@ def disk_fillers(mib: int, cap: str) -> list[Sample]:
 
 
 # issue 20: the grader's memory (H3)
-# Each sends 256 MiB or more in the report cell, in a form the output cap once left uncounted or read before counting:
+# Each sends 128 MiB or more in the report cell, in a form the output cap once left uncounted or read before counting:
 # the grader counts every byte of every message before it decodes it and stops the kernel at the cap (16 MiB), and a
 # message too large to take in (one frame over the cap, or many frames) is refused by the guard between them, so each
 # keeps the 12 points of steps 1-6 and loses report_tests and results_tests. FORGES_AN_OBSERVATION hands the grader's
 # probe an observation that would balloon when converted; BREAKS_THE_PROTOCOL sends a status the client cannot read.
+# 128 MiB is eight times the cap, and enough for the control (tests/test_grader_memory.py) to take the open grader
+# to 2.8 GiB (5.4 GiB at 256 MiB, graded 30% slower).
 KERNEL = "from IPython import get_ipython\n_kernel = get_ipython().kernel\n"
 SEND = ('_kernel.session.send(_kernel.iopub_socket, {kind!r}, {content}, parent=_kernel.get_parent("shell"), '
         'ident=_kernel._topic({kind!r}))')
 DISPLAY_METADATA = '''
 from IPython.display import display
-for _ in range(64):  # 256 MiB of display metadata
+for _ in range(32):  # 128 MiB of display metadata
     display({"text/plain": "."}, raw=True, metadata={"flood": "m" * (4 << 20)})
 '''
 MIME_KEYS = '''
 from IPython.display import display
-for _ in range(64):  # 256 MiB of mimetype names
+for _ in range(32):  # 128 MiB of mimetype names
     display({"text/" + "k" * (4 << 20): "."}, raw=True)
 '''
-ERROR_FIELDS = KERNEL + "for _ in range(64):  # 256 MiB of error outputs' name, value and traceback\n    " + SEND.format(
+ERROR_FIELDS = KERNEL + "for _ in range(32):  # 128 MiB of error outputs' name, value and traceback\n    " + SEND.format(
     kind="error", content='{"ename": "E" * (1 << 20), "evalue": "v" * (2 << 20), "traceback": ["t" * (1 << 20)]}')
 WIDGETS = '''
 from comm import create_comm
 _comm = create_comm(target_name="flood")
-for _ in range(64):  # 256 MiB of widget (comm) messages
+for _ in range(32):  # 128 MiB of widget (comm) messages
     _comm.send({"state": {"value": "c" * (4 << 20)}})
 '''
-ONE_HUGE_MESSAGE = 'print("b" * (256 << 20))  # one stdout message of 256 MiB\n'
+ONE_HUGE_MESSAGE = 'print("b" * (128 << 20))  # one stdout message of 128 MiB\n'
 TWO_AT_ONCE = """
 import threading
 from comm import create_comm
 from IPython.display import display
 
-def _metadata():  # 256 MiB of display metadata
-    for _ in range(64):
+def _metadata():  # 128 MiB of display metadata
+    for _ in range(32):
         display({"text/plain": "."}, raw=True, metadata={"flood": "m" * (4 << 20)})
 
-def _widgets():  # and 256 MiB of widget messages, at the same time
+def _widgets():  # and 128 MiB of widget messages, at the same time
     _comm = create_comm(target_name="flood")
-    for _ in range(64):
+    for _ in range(32):
         _comm.send({"state": {"value": "c" * (4 << 20)}})
 
 _floods = [threading.Thread(target=flood) for flood in (_metadata, _widgets)]
@@ -449,11 +451,11 @@ def _floods_report(name: str, attack: str, about: str, stopped: str = "output li
 
 
 MEMORY_ATTACKS = [
-    _floods_report("floods_display_metadata", DISPLAY_METADATA, "256 MiB of display metadata in the report cell"),
-    _floods_report("floods_mime_keys", MIME_KEYS, "256 MiB of mimetype names in the report cell"),
-    _floods_report("floods_error_fields", ERROR_FIELDS, "256 MiB of error outputs' fields, sent as its own messages"),
-    _floods_report("floods_widgets", WIDGETS, "256 MiB of widget (comm) messages in the report cell"),
-    _floods_report("sends_one_huge_message", ONE_HUGE_MESSAGE, "one stdout message of 256 MiB: refused unread"),
+    _floods_report("floods_display_metadata", DISPLAY_METADATA, "128 MiB of display metadata in the report cell"),
+    _floods_report("floods_mime_keys", MIME_KEYS, "128 MiB of mimetype names in the report cell"),
+    _floods_report("floods_error_fields", ERROR_FIELDS, "128 MiB of error outputs' fields, sent as its own messages"),
+    _floods_report("floods_widgets", WIDGETS, "128 MiB of widget (comm) messages in the report cell"),
+    _floods_report("sends_one_huge_message", ONE_HUGE_MESSAGE, "one stdout message of 128 MiB: refused unread"),
     _floods_report("sends_one_message_of_many_frames", MANY_FRAMES, "one widget message of 1 GiB in 128 frames: refused unread"),
     _floods_report("floods_two_ways_at_once", TWO_AT_ONCE, "display metadata and widget messages, from two threads at once"),
     _floods_report("breaks_the_protocol", BREAKS_THE_PROTOCOL, "a status message without its execution_state", "protocol"),
