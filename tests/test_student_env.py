@@ -21,6 +21,9 @@ import pytest
 from nbgrader import utils
 from student_env import KERNEL, WHEEL, StudentEnv, make_student_env
 from submissions import ASSIGNMENTS, Sample, reference_cell, swap
+from test_staff_wheel import tracked
+
+from graders.author.student import PACKAGES
 
 pytestmark = pytest.mark.slow
 
@@ -85,8 +88,10 @@ def test_the_student_env_has_no_reference(student: StudentEnv):
 
 def test_the_wheel_holds_no_staff_only_module(student: StudentEnv):
     """The modules that compute the checks' inputs and answers stay with the graders; the judges' self-checks read what
-    was made when the wheel was built."""
+    was made when the wheel was built, and the data files of the packages it ships."""
     names = set(zipfile.ZipFile(student.root / "dist" / WHEEL).namelist())
+    data = {name for name in tracked() if not name.endswith(".py") and name.rpartition("/")[0].replace("/", ".") in PACKAGES}
+    assert data and data <= names, sorted(data - names)
     assert not names & {"graders/check/trusted/inputs.py", "graders/check/trusted/holdout.py", "graders/check/trusted/comparison_inputs.py"}, sorted(names)
     assert {"graders/check/trusted/judge.py", "graders/check/trusted/comparison_judge.py", "graders/check/trusted/check_inputs/comparison-pad_batch.expected.npz"} <= names
     found = student.run("-c", "import graders.check.trusted.comparison_judge as judge; print(hasattr(judge, 'ComparisonCase'), hasattr(judge, 'pad'))")

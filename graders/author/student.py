@@ -32,7 +32,7 @@ PACKAGES = (
     "course", "graders", "graders.check", "graders.check.kernel", "graders.check.kernel.frameworks", "graders.check.shared",
     "graders.check.shared.checks", "graders.check.shared.hints", "graders.check.trusted",
 )  # every .py file of each
-PACKAGE_DATA = {"course": ["digits.csv.gz", "DIGITS.md"], "graders.check.trusted": ["references.json", "check_inputs/*.npz", "check_models/*/*"]}
+GENERATED_DATA = {"graders.check.trusted": ["check_inputs/*.npz", "check_models/*/*"]}  # made for the wheel: self_check_inputs
 TRUSTED_ONLY = {f"graders/check/trusted/{name}.py" for name in ("holdout", "inputs", "comparison_inputs")}  # stay with the graders
 DATASET = "digits"  # the dataset of the course's exercises, whose self-check inputs the wheel carries
 STAFF_ONLY = {"jupytext", "distributed", "psycopg", "copydetect"}  # building notebooks, a cluster, PostgreSQL, the class report
@@ -44,12 +44,18 @@ def project(pyproject: Path = REPO / "pyproject.toml") -> dict:
     return tomllib.loads(pyproject.read_text())["project"]
 
 
+def package_data(pyproject: Path = REPO / "pyproject.toml") -> dict[str, list[str]]:
+    """package -> its data files' patterns: the staff project's (pyproject.toml's package-data), and GENERATED_DATA."""
+    shipped = tomllib.loads(pyproject.read_text())["tool"]["setuptools"]["package-data"]
+    return {package: shipped.get(package, []) + GENERATED_DATA.get(package, []) for package in shipped | GENERATED_DATA}
+
+
 def student_dependencies(course: dict) -> list[str]:
     """The course's dependencies that a student needs: all but the STAFF_ONLY tools."""
     return [spec for spec in course["dependencies"] if re.match(r"[A-Za-z0-9_.-]+", spec).group(0) not in STAFF_ONLY]
 
 
-def pyproject_text(course: dict) -> str:
+def pyproject_text(course: dict, data: dict[str, list[str]]) -> str:
     """The staged project's pyproject.toml (TOML's strings and arrays are written as JSON's)."""
     lines = [
         "[build-system]",
@@ -67,21 +73,22 @@ def pyproject_text(course: dict) -> str:
         f"packages = {json.dumps(list(PACKAGES))}",
         "",
         "[tool.setuptools.package-data]",
-        *(f"{json.dumps(package)} = {json.dumps(files)}" for package, files in PACKAGE_DATA.items()),
+        *(f"{json.dumps(package)} = {json.dumps(files)}" for package, files in data.items()),
     ]
     return "\n".join(lines) + "\n"
 
 
 def stage(folder: Path, course: dict, root: Path = REPO) -> None:
     """Copy the packages' .py files and data from `root` into `folder`, beside a pyproject.toml."""
+    data = package_data(root / "pyproject.toml")
     for package in PACKAGES:
         source, target = root / package.replace(".", "/"), folder / package.replace(".", "/")
         target.mkdir(parents=True)
-        for path in sorted(source.glob("*.py")) + [source / name for name in PACKAGE_DATA.get(package, []) if "*" not in name]:
+        for path in sorted(source.glob("*.py")) + [source / name for name in data.get(package, []) if "*" not in name]:
             if path.relative_to(root).as_posix() not in TRUSTED_ONLY:
                 shutil.copy2(path, target / path.name)
     self_check_inputs(folder / "graders/check/trusted")
-    (folder / "pyproject.toml").write_text(pyproject_text(course))
+    (folder / "pyproject.toml").write_text(pyproject_text(course, data))
 
 
 def self_check_inputs(folder: Path) -> None:
