@@ -32,4 +32,3 @@ def test_the_staff_wheel_carries_every_data_file_of_its_packages(tmp_path):
     carried = {name for name in zipfile.ZipFile(wheel).namelist() if not name.endswith(".py") and ".dist-info/" not in name}
     data = {name for name in tracked(*PACKAGES) if not name.endswith(".py")}
     assert carried == data, f"the wheel carries {sorted(carried)}; the packages' data files are {sorted(data)} (pyproject.toml's package-data)"
-
