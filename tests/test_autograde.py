@@ -209,8 +209,9 @@ class Bank:
     assignment: str
 
     @pytest.fixture(scope="class")
-    def graded(self, tmp_path_factory) -> Graded:
-        return grade_bank(self.assignment, tmp_path_factory)
+    @classmethod
+    def graded(cls, tmp_path_factory) -> Graded:
+        return grade_bank(cls.assignment, tmp_path_factory)
 
     @pytest.mark.parametrize("number", range(1, PASSES + 1))
     def test_every_sample_gets_its_expected_score(self, graded: Graded, number: int):
