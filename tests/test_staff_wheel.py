@@ -10,9 +10,9 @@ import shutil
 import subprocess
 import sys
 import zipfile
-from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
+from submissions import REPO
+
 PACKAGES = ("course", "graders", "solutions")
 
 
