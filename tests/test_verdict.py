@@ -3,23 +3,32 @@
 What the kernel writes into its working folder is the submission's: the grader reads it without following a
 link, refuses anything but a regular file of bounded size, and never unpickles; it writes its inputs only as
 new files, never through a link the kernel planted. (tests/test_autograde.py grades the bank through it.)
+
+The runner judges several jobs at once, one thread each: reading observations and hidden calls in threads never
+fails (`graders.check.shared.ast_lock`); the control, without the lock, shows that it did.
 """
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import io
 import os
 import pickle
+import sys
+import threading
 import zipfile
 
 import numpy as np
 import pytest
 from submissions import ASSIGNMENTS, graded_cells, source_notebook
 
+from graders.check.shared import observation
 from graders.check.shared.checks import CheckFailed
 from graders.check.shared.observation import MAX_BYTES, Observation, ObservationError, from_bytes, read, to_bytes, write_new
 from graders.check.trusted.judge import Case
 from graders.check.trusted.network import WEIGHT_NAMES
+from graders.runner import verdict
 from graders.runner.verdict import HiddenCall, failure_outputs
 
 STEPS = ("download", "load_and_preprocess", "build_model", "make_loss_and_optimizer", "accuracy", "train", "report")
@@ -125,3 +134,61 @@ def test_a_failed_hidden_test_shows_its_lines_not_a_stack():
     assert lines.name == "stderr" and lines.text == f"✗ {line}\n✗ step 3 (build_model): logits dtype — expected float32, found float64.\n"
     assert error.output_type == "error" and error.ename == "CheckFailed" and error.evalue.splitlines()[0] == line
     assert error.traceback == ["CheckFailed: a hidden test failed (the ✗ lines above)"]
+
+
+# Judging in threads ------------------------------------------------------------------------------------------------
+class Cycle:
+    """Garbage that only the collector frees, running Python code when it does: the collector runs inside whatever
+    allocation crosses its threshold, a tree's construction included, and its finalizers let the GIL pass."""
+
+    def __init__(self):
+        self.me = self
+
+    def __del__(self):
+        sum(range(20))
+
+
+def read_in_threads(threads: int = 3, rounds: int = 1000) -> list[str]:
+    """Observations and hidden calls read by `threads` threads at once, `rounds` each, as the runner's jobs read them
+    (under frequent collections and thread switches); what each read that failed raised."""
+    data = to_bytes(Observation({"logits": np.zeros((8, 10), np.float32), "loss": 0.5}))
+    source = 'check.public("train", train)\n### BEGIN HIDDEN TESTS\ngrade("torch", "digits", "train", train)\n### END HIDDEN TESTS'
+    failed = []
+
+    def read_many():
+        for _ in range(rounds):
+            for _ in range(20):
+                Cycle()
+            try:
+                assert from_bytes(data).values["loss"] == 0.5 and HiddenCall.parse(source).step == "train"
+            except Exception as error:
+                failed.append(f"{type(error).__name__}: {error}")
+
+    thresholds, interval = gc.get_threshold(), sys.getswitchinterval()
+    gc.set_threshold(50, 5, 5)
+    sys.setswitchinterval(1e-6)
+    try:
+        readers = [threading.Thread(target=read_many) for _ in range(threads)]
+        for reader in readers:
+            reader.start()
+        for reader in readers:
+            reader.join()
+    finally:
+        gc.set_threshold(*thresholds)
+        sys.setswitchinterval(interval)
+    return failed
+
+
+def test_observations_and_hidden_calls_read_in_threads_never_fail():
+    failed = read_in_threads()
+    assert failed == [], f"{len(failed)} of 3000 reads failed, e.g. {failed[0]}"
+
+
+@pytest.mark.skipif(sys.version_info[:2] != (3, 11), reason="CPython 3.11 alone builds syntax trees with one shared count")
+def test_control_without_the_lock_reads_in_threads_fail(monkeypatch):
+    """The lock off (its two users' references to it): reads fail as students' checks once did, on an array's header."""
+    for module in (observation, verdict):
+        monkeypatch.setattr(module, "AST_LOCK", contextlib.nullcontext())
+    failed = read_in_threads()
+    assert any("recursion depth mismatch" in line or "(SystemError)" in line for line in failed), (
+        f"no read failed without the lock ({failed[:3]}): does Python {sys.version.split()[0]} still need it?")

@@ -23,6 +23,8 @@ import nbformat
 from jupyter_client.manager import AsyncKernelManager
 from traitlets.config import Config
 
+from graders.check.shared.ast_lock import AST_LOCK
+
 
 def warm_up_code(notebook: nbformat.NotebookNode) -> str:
     """`__import__(...)` of every module that the notebook's locked setup cells import (no name bound)."""
@@ -32,7 +34,8 @@ def warm_up_code(notebook: nbformat.NotebookNode) -> str:
         if cell.cell_type != "code" or not nbgrader.get("locked") or nbgrader.get("grade") or nbgrader.get("solution"):
             continue
         try:
-            tree = ast.parse(cell.source)
+            with AST_LOCK:
+                tree = ast.parse(cell.source)
         except SyntaxError:
             continue
         for node in tree.body:

@@ -32,6 +32,7 @@ from dataclasses import dataclass
 from nbformat import NotebookNode
 from nbformat.v4 import new_code_cell, new_output
 
+from graders.check.shared.ast_lock import AST_LOCK
 from graders.check.shared.checks import CheckFailed, step_label
 from graders.check.shared.exercises import exercise
 from graders.check.shared.observation import Observation, ObservationError, arrays_to_bytes, create_new, read_open, write_new
@@ -60,7 +61,8 @@ class HiddenCall:
         if not match:
             return None
         try:
-            tree = ast.parse(textwrap.dedent(match.group(1)))
+            with AST_LOCK:
+                tree = ast.parse(textwrap.dedent(match.group(1)))
         except SyntaxError:
             return None
         for node in ast.walk(tree):

@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from graders.check.shared.ast_lock import AST_LOCK
 from graders.check.shared.checks.failures import _ABSENT, CheckFailed, show
 
 JSON_KEY = "__observation__"
@@ -93,6 +94,11 @@ def _plain(value):
 
 
 def from_bytes(data: bytes) -> Observation:
+    with AST_LOCK:  # the arrays' headers are parsed by ast.literal_eval
+        return _from_bytes(data)
+
+
+def _from_bytes(data: bytes) -> Observation:
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as members:  # what it unpacks to, before anything is unpacked
             unpacked = sum(member.file_size for member in members.infolist())
@@ -203,5 +209,5 @@ def arrays_to_bytes(arrays: dict[str, np.ndarray]) -> bytes:
 
 def arrays_from_file(path: str | os.PathLike) -> dict[str, np.ndarray]:
     """Inputs as the judge wrote them (the kernel's side)."""
-    with np.load(path, allow_pickle=False) as archive:
+    with AST_LOCK, np.load(path, allow_pickle=False) as archive:
         return {name: archive[name] for name in archive.files}

@@ -27,6 +27,7 @@ import numpy as np
 from course.data import HOLDOUT_SIZE, RawData, load_dataset
 from course.pipeline import HYPERPARAMETERS
 from graders.check.shared import checks, hints
+from graders.check.shared.ast_lock import AST_LOCK
 from graders.check.shared.checks import CheckFailed, step_label
 from graders.check.shared.checks.accuracy import points_for
 from graders.check.shared.checks.failures import short
@@ -208,7 +209,7 @@ def packaged_inputs(dataset: str, step: str) -> dict[str, np.ndarray]:
     path = PACKAGED_INPUTS / f"{dataset}-{step}.npz"
     if not path.is_file():
         raise CheckFailed(f"the checks of {step} on {dataset} are not in this install", hint="the course's install instructions")
-    with np.load(path, allow_pickle=False) as archive:
+    with AST_LOCK, np.load(path, allow_pickle=False) as archive:
         return {name: archive[name] for name in archive.files}
 
 
