@@ -208,6 +208,7 @@ def arrays_to_bytes(arrays: dict[str, np.ndarray]) -> bytes:
 
 
 def arrays_from_file(path: str | os.PathLike) -> dict[str, np.ndarray]:
-    """Inputs as the judge wrote them (the kernel's side)."""
+    """The arrays of an .npz file, never unpickled: the inputs the judge wrote (the kernel's side), or those packaged
+    for the students' self-checks."""
     with AST_LOCK, np.load(path, allow_pickle=False) as archive:
         return {name: archive[name] for name in archive.files}
