@@ -275,6 +275,25 @@ def test_the_doctor_removes_what_a_killed_grader_left(tmp_path, monkeypatch):
         os.close(in_use_lock)
 
 
+def test_the_doctor_leaves_a_cgroup_that_a_grader_of_another_temp_folder_is_starting(tmp_path, monkeypatch):
+    """Another grader, its TMPDIR elsewhere, has made a kernel's cgroup and not yet started the kernel in it: the
+    cgroup is empty, and its kernel's folder is not in this temp folder. It is not a leftover (it was: the kernel
+    then failed to start, "cgroup.procs: Directory nonexistent")."""
+    monkeypatch.setenv("TMPDIR", str(tmp_path / "theirs"))
+    (tmp_path / "theirs").mkdir()
+    monkeypatch.setattr("tempfile.tempdir", None)
+    kernel, kernel_lock = sandbox.private_folder(sandbox.KERNEL_PREFIX)
+    group = sandbox.Cgroup.create(sandbox.Limits(), sandbox.CGROUP_PREFIX + kernel.name.removeprefix(sandbox.KERNEL_PREFIX))
+    try:
+        monkeypatch.setenv("TMPDIR", str(tmp_path))  # the doctor's own temp folder
+        monkeypatch.setattr("tempfile.tempdir", None)
+        assert not set(group.dirs) & set(sandbox.leftovers())
+        assert all(folder.is_dir() for folder in group.dirs)
+    finally:
+        group.remove()
+        os.close(kernel_lock)
+
+
 def test_the_grader_reaches_the_folder_it_opened_whatever_the_kernel_moves(tmp_path):
     """The kernel moves its working folder away and puts a link to a host folder in its place: what the grader writes
     through `working_folder` still lands in the kernel's own folder. The control: the same path resolved through

@@ -456,7 +456,9 @@ def in_use(folder: Path) -> bool:
 
 def leftovers() -> list[Path]:
     """What a grader that was killed left: its kernels' and jobs' folders in the temp folder that no grader holds,
-    and its kernels' cgroups that hold no process and whose kernel's folder no grader holds."""
+    and its kernels' cgroups that hold no process and whose kernel's folder is in the temp folder, held by no grader.
+    (Cgroups are the machine's, temp folders each grader's own: an empty cgroup whose folder is not here may be
+    another grader's, between making it and starting its kernel in it.)"""
     temp = Path(tempfile.gettempdir())
     found = [p for prefix in (KERNEL_PREFIX, JOB_PREFIX) for p in temp.glob(f"{prefix}*") if not p.is_symlink() and not in_use(p)]
     try:
@@ -465,7 +467,7 @@ def leftovers() -> list[Path]:
         parents = []
     for group in (group for parent in parents for group in parent.glob(f"{CGROUP_PREFIX}*")):
         kernel = temp / (KERNEL_PREFIX + group.name.removeprefix(CGROUP_PREFIX))
-        if not _read(group / "cgroup.procs").strip() and not in_use(kernel):
+        if not _read(group / "cgroup.procs").strip() and kernel.is_dir() and not in_use(kernel):
             found.append(group)
     return found
 
