@@ -9,10 +9,7 @@ INSTALLED := $(VENV)/.installed
 $(INSTALLED): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	# pip byte-compiles the packages' 15,000 modules one at a time (a quarter of the install); compileall uses every core.
-	# It fails, as pip's pass does silently, on the few modules written for newer Pythons (torch's py312_intrinsics).
-	$(BIN)/python -m pip install --quiet --no-compile -e '.[test]'
-	$(BIN)/python -m compileall -q -j 0 "$$($(BIN)/python -c 'import sysconfig; print(sysconfig.get_path("purelib"))')" > /dev/null || true
+	$(BIN)/python -m pip install --quiet -e '.[test]'
 	# jsonschema imports rfc3987-syntax (jupyter-events asks for jsonschema[format-nongpl]) in every process that reads
 	# a notebook, and it builds its Earley parsers at import: 1.2 s of CPU for each nbgrader command, grader and server.
 	# It checks only the "iri" formats, which no Jupyter schema uses (python-jsonschema/jsonschema#1428).
