@@ -7,7 +7,8 @@ cannot read) and one honest classmate, graded for real
 by ``python -m graders autograde``, by stock ``nbgrader autograde`` and by formgrader's *Autograde* button
 (nbgrader's API, one student per call, in one process), each in a subprocess. The grading
 process's own peak memory (its `ru_maxrss`, its kernels not included) must stay under 1 GiB, and every
-student must score exactly what the bank says: each attack keeps the 12 points earned before its report cell.
+student must score exactly what the bank says: each attack keeps the 6 points earned before it strikes, in the
+cell of step 4.
 
 The controls show that the measurement can fail: the message of many frames graded without the guard between the
 client and the kernel (`wire.Guard` replaced by the kernel's own sockets) is still refused, but only once the grading
@@ -146,13 +147,13 @@ def test_formgraders_button_holds_the_class_in_under_a_gibibyte(course):
 
 
 def test_control_without_the_guard_the_grader_holds_a_message_of_many_frames_whole(tmp_path):
-    """Counted, but only once the grader holds it whole: still refused (12 points), past 1 GiB."""
+    """Counted, but only once the grader holds it whole: still refused (6 points), past 1 GiB."""
     flood = attack("sends_one_message_of_many_frames")
     course = released_class(tmp_path, A, [flood])
     peak, done = graded(course, "graders", "autograde", A, "--root", str(course), patch=UNGUARDED)
     assert done.returncode == 0, done.stdout + done.stderr
     earned = sum(score for score, _ in batch.scores(course, A)[flood.name].values())
-    assert earned == 12, f"without the guard, {flood.name} should have scored 12; it scored {earned}"
+    assert earned == 6, f"without the guard, {flood.name} should have scored 6; it scored {earned}"
     assert peak > GiB, f"without the guard, {flood.name} should have taken the grader past 1 GiB; it peaked at {peak / GiB:.2f}"
 
 
@@ -162,10 +163,10 @@ FLOODS = ("floods_display_metadata", "floods_mime_keys", "floods_error_fields", 
 
 def test_control_with_the_message_path_open_every_other_flood_runs_to_its_end(tmp_path):
     """Every flood but the one of many frames (above), in one class graded with the count, the guard and the frame cap
-    all off: each runs to its end and keeps the 16 points that the protected routes cut to 12 (so what stops each is the
+    all off: each runs to its end and keeps the 16 points that the protected routes cut to 6 (so what stops each is the
     grader, not a fault of its own), and the grading process passes 1 GiB."""
     floods = [attack(name) for name in FLOODS]
-    assert all(sum(sample.expected.values()) == 12 for sample in floods)  # what the protected routes give each
+    assert all(sum(sample.expected.values()) == 6 for sample in floods)  # what the protected routes give each
     course = released_class(tmp_path, A, floods)
     with open(course / "nbgrader_config.py", "a") as config:
         config.write(UNCAPPED)
@@ -182,7 +183,7 @@ UNCHECKED = "from graders.runner import wire\nwire.unreadable_because = lambda m
 
 def test_control_without_the_check_a_broken_status_breaks_the_grading_job(tmp_path):
     """`breaks_the_protocol` graded with the decoded messages' check off: nbclient meets a status without its
-    execution_state, and the grading job fails on it, leaving no grade, where the protected routes grade the 12 points
+    execution_state, and the grading job fails on it, leaving no grade, where the protected routes grade the 6 points
     earned before it and name the message."""
     breaker = attack("breaks_the_protocol")
     course = released_class(tmp_path, A, [breaker])

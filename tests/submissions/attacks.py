@@ -376,11 +376,11 @@ def disk_fillers(mib: int, cap: str) -> list[Sample]:
 
 
 # issue 20: the grader's memory (H3)
-# Each sends 128 MiB or more in the report cell, in a form the output cap once left uncounted or read before counting:
-# the grader counts every byte of every message before it decodes it and stops the kernel at the cap (16 MiB), and a
-# message too large to take in (one frame over the cap, or many frames) is refused by the guard between them, so each
-# keeps the 12 points of steps 1-6 and loses report_tests and results_tests. FORGES_AN_OBSERVATION hands the grader's
-# probe an observation that would balloon when converted; BREAKS_THE_PROTOCOL sends a status the client cannot read.
+# Each sends 128 MiB or more in the cell of step 4 (`FLOODED`), in a form the output cap once left uncounted or read
+# before counting: the grader counts every byte of every message before it decodes it and stops the kernel at the cap
+# (16 MiB), and a message too large to take in (one frame over the cap, or many frames) is refused by the guard between
+# them, so each keeps the 6 points of steps 1-3 and loses the rest. FORGES_AN_OBSERVATION hands the grader's probe an
+# observation that would balloon when converted; BREAKS_THE_PROTOCOL sends a status the client cannot read.
 # 128 MiB is eight times the cap, and enough for the control (tests/test_grader_memory.py) to take the open grader
 # to 2.8 GiB (5.4 GiB at 256 MiB, graded 30% slower).
 KERNEL = "from IPython import get_ipython\n_kernel = get_ipython().kernel\n"
@@ -442,24 +442,27 @@ def _forged(*args, **kwargs):  # 96 MiB of bytes that the judge would convert to
 
 graders.check.kernel.probe.run = _forged
 '''
-LOST_FROM_REPORT = {"report_tests": 0, "results_tests": 0}
+# Step 4 builds the first optimizer, which imports torch._dynamo: a third of a torch notebook's CPU, spared where the
+# attack comes first (27 notebooks a test session: nine attacks, three routes).
+FLOODED = "make_loss_and_optimizer"
+LOST_FROM_STEP_4 = {"make_loss_and_optimizer_tests": 0, **LOST_FROM_ACCURACY}
 
 
-def _floods_report(name: str, attack: str, about: str, stopped: str = "output limit (16 MiB)") -> Sample:
-    outcome = "the kernel sent a message the grader cannot read" if stopped == "protocol" else _stopped_at("report", stopped)
-    return Sample(name, _with("report", attack), full_marks(A, **LOST_FROM_REPORT), outcome=outcome, about=about)
+def _floods(name: str, attack: str, about: str, stopped: str = "output limit (16 MiB)") -> Sample:
+    outcome = "the kernel sent a message the grader cannot read" if stopped == "protocol" else _stopped_at(FLOODED, stopped)
+    return Sample(name, _with(FLOODED, attack), full_marks(A, **LOST_FROM_STEP_4), outcome=outcome, about=about)
 
 
 MEMORY_ATTACKS = [
-    _floods_report("floods_display_metadata", DISPLAY_METADATA, "128 MiB of display metadata in the report cell"),
-    _floods_report("floods_mime_keys", MIME_KEYS, "128 MiB of mimetype names in the report cell"),
-    _floods_report("floods_error_fields", ERROR_FIELDS, "128 MiB of error outputs' fields, sent as its own messages"),
-    _floods_report("floods_widgets", WIDGETS, "128 MiB of widget (comm) messages in the report cell"),
-    _floods_report("sends_one_huge_message", ONE_HUGE_MESSAGE, "one stdout message of 128 MiB: refused unread"),
-    _floods_report("sends_one_message_of_many_frames", MANY_FRAMES, "one widget message of 1 GiB in 128 frames: refused unread"),
-    _floods_report("floods_two_ways_at_once", TWO_AT_ONCE, "display metadata and widget messages, from two threads at once"),
-    _floods_report("breaks_the_protocol", BREAKS_THE_PROTOCOL, "a status message without its execution_state", "protocol"),
-    Sample("forges_an_observation", _with("report", FORGES_AN_OBSERVATION), full_marks(A, **LOST_FROM_REPORT),
+    _floods("floods_display_metadata", DISPLAY_METADATA, "128 MiB of display metadata"),
+    _floods("floods_mime_keys", MIME_KEYS, "128 MiB of mimetype names"),
+    _floods("floods_error_fields", ERROR_FIELDS, "128 MiB of error outputs' fields, sent as its own messages"),
+    _floods("floods_widgets", WIDGETS, "128 MiB of widget (comm) messages"),
+    _floods("sends_one_huge_message", ONE_HUGE_MESSAGE, "one stdout message of 128 MiB: refused unread"),
+    _floods("sends_one_message_of_many_frames", MANY_FRAMES, "one widget message of 1 GiB in 128 frames: refused unread"),
+    _floods("floods_two_ways_at_once", TWO_AT_ONCE, "display metadata and widget messages, from two threads at once"),
+    _floods("breaks_the_protocol", BREAKS_THE_PROTOCOL, "a status message without its execution_state", "protocol"),
+    Sample("forges_an_observation", _with(FLOODED, FORGES_AN_OBSERVATION), full_marks(A, **LOST_FROM_STEP_4),
            about="hands the grader's probe 96 MiB of bytes that would be 768 MiB as float64: not read, 0 for those steps"),
 ]
 # Graded in a class of their own through every route, each route's peak memory measured (tests/test_grader_memory.py).
