@@ -190,6 +190,10 @@ def test_control_without_the_lock_reads_in_threads_fail(monkeypatch):
     """The lock off (its two users' references to it): reads fail as students' checks once did, on an array's header."""
     for module in (observation, verdict):
         monkeypatch.setattr(module, "AST_LOCK", contextlib.nullcontext())
-    failed = read_in_threads()
+    for tries in range(1, 21):  # a race: on a loaded machine a round may see none (9 failed reads of 3,000 on two busy cores)
+        failed = read_in_threads()
+        if failed:
+            break
     assert any("recursion depth mismatch" in line or "(SystemError)" in line for line in failed), (
-        f"no read failed without the lock ({failed[:3]}): does Python {sys.version.split()[0]} still need it?")
+        f"no read failed without the lock in {tries} rounds ({failed[:3]}): does Python {sys.version.split()[0]} "
+        "still need it?")
