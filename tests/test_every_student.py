@@ -16,7 +16,7 @@ scores exactly 16 on both routes.
 The sample bank's `METADATA_ATTACKS` (tests/submissions/attacks.py: a results test cell marked ``solution: true``, a
 made-up graded cell worth 100 points, a second cell of a known grade id, and changed cell types, schema version, points
 and checksum) are graded on every route with the course's `GradebookCells` in tests/test_working_folder.py, each on
-its real answers (16 of 16), its report line saying what was restored. Here are their controls, in a course on
+its real answers, its report line saying what was restored. Here are their controls, in a course on
 nbgrader's own sanitizing steps (GradebookCells off): stock ``nbgrader autograde`` stops at the first attack and grades
 no one; the runner names each attack ("nbgrader cannot prepare it"), scores it 0 as nbgrader leaves it, and grades its
 classmate; with its per-student preparing undone, the runner grades no one either. Reading small files leaves no

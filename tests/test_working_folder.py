@@ -2,8 +2,8 @@
 
 One class: an honest student (``ada``) and the hostile ones of tests/submissions/attacks.py's
 issue 20 block: links, left in the kernel's working folder, to a classmate's submitted notebook, to the gradebook,
-to the source notebook and the gradebook under page names; two disk fillers (its working folder, /tmp), with
-a disk cap of 64 MiB; and the notebooks whose cells' nbgrader metadata was edited (`METADATA_ATTACKS`), which
+to the source notebook and the gradebook under page names (on the reference's steps 1-3, 6 points); two disk fillers
+(its working folder, /tmp) in step 4, with a disk cap of 64 MiB; and the notebooks whose cells' nbgrader metadata was edited (`METADATA_ATTACKS`), which
 stock nbgrader refuses or stops on without the course's `GradebookCells` (the controls: tests/test_every_student.py),
 and which each route grades on their real answers, saying what it restored. The class is graded once by each route,
 each in its own copy of the course: stock
@@ -21,6 +21,7 @@ cap; `keep_pages` a no-op): each one succeeds there.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import stat
 import subprocess
@@ -43,7 +44,7 @@ pytestmark = pytest.mark.slow
 FILL_MIB, CAP = 96, "64 MiB"
 HONEST = [Sample("ada", expected=full_marks(A))]
 ATTACKERS = link_attacks("ada") + disk_fillers(FILL_MIB, CAP)
-CLASS = HONEST + ATTACKERS + METADATA_ATTACKS  # the metadata edits: graded on their real answers, 16 each
+CLASS = HONEST + ATTACKERS + METADATA_ATTACKS  # the metadata edits: graded on their real answers
 NOTE = f"{A}.ipynb: "
 RESTORED = "changed; restored from the gradebook"
 NOTES = {  # what each route says of each metadata edit: the runner in its report line, nbgrader in its log
@@ -56,6 +57,10 @@ NOTES = {  # what each route says of each metadata edit: the runner in its repor
          ("results_tests", "cell type (raw)")]
     ],
 }
+ON_STEPS_1_TO_3 = ("made_up_graded_cell", "repeated_grade_id")  # steps 4-7 stubs
+# What the runner's line then adds: the pipeline cell stops at step 4's stub (by pattern: the error is the notebook's)
+STOPPED_AT_STEP_4 = (r"the whole pipeline stopped: .+\. Fix step 4 \(make_loss_and_optimizer\), step 5 \(accuracy\), "
+                     r"step 6 \(train\) and step 7 \(report\), whose check failed above, then re-run this cell\.")
 FORMGRADER = """
 import sys
 from pathlib import Path
@@ -148,7 +153,8 @@ def test_every_route_says_what_it_restored(graded):
     for student, notes in NOTES.items():
         if graded["route"] == "python -m graders":
             line = next((line for line in output.splitlines() if line.startswith(f"{student} ")), "")
-            assert line.endswith("graded; " + "; ".join(notes)), (student, line)
+            ending = re.escape("graded; " + "; ".join(notes)) + (f"; {STOPPED_AT_STEP_4}" if student in ON_STEPS_1_TO_3 else "")
+            assert re.search(f"{ending}$", line), (student, line)
         else:
             for note in notes:
                 assert f"WARNING] {note}" in output, (graded["route"], student, note, output[-3000:])

@@ -181,6 +181,17 @@ def _stopped_at(cell: str, limit: str) -> str:
 
 
 LOST_FROM_ACCURACY = {"accuracy_tests": 0, "train_tests": 0, "report_tests": 0, "results_tests": 0}
+# Step 4 builds the first optimizer, which imports torch._dynamo, and step 6 trains: most of a torch notebook's CPU. An
+# attack that strikes in step 4 before its code, or whose steps 4-7 are stubs (`_stubs_from_step_4`), spares them; the
+# reference's steps 1-3 keep their 6 points, so a route that took an honest point from it would show.
+STEP_4 = "make_loss_and_optimizer"
+LOST_FROM_STEP_4 = {"make_loss_and_optimizer_tests": 0, **LOST_FROM_ACCURACY}
+
+
+def _stubs_from_step_4(fills: dict[str, str]) -> dict[str, str]:
+    """`fills` on the reference's steps 1-3, every step from step 4 on a stub."""
+    return {step: STUBS[step] for step in ("make_loss_and_optimizer", "accuracy", "train", "report")} | fills
+
 
 ATTACKS = hostile(
     Sample(
@@ -228,24 +239,24 @@ ATTACKS = hostile(
     ),
     Sample(
         "memory_hog",
-        _with("train", MEMORY_HOG),
-        full_marks(A, train_tests=0, report_tests=0, results_tests=0),
-        outcome=_stopped_at("train", "memory limit (4 GiB)"),
-        about="allocates 6 GiB in the train cell: stopped there, steps 1-5 keep their points",
+        _with(STEP_4, MEMORY_HOG),
+        full_marks(A, **LOST_FROM_STEP_4),
+        outcome=_stopped_at(STEP_4, "memory limit (4 GiB)"),
+        about="allocates 6 GiB in step 4's cell: stopped there, steps 1-3 keep their points",
     ),
     Sample(
         "fork_bomb",
-        _with("accuracy", FORK_BOMB),
-        full_marks(A, **LOST_FROM_ACCURACY),
-        outcome=_stopped_at("accuracy", "process limit (1024 tasks)"),
-        about="starts 2048 processes: stopped at the task cap in the accuracy cell, steps 1-4 keep their points",
+        _with(STEP_4, FORK_BOMB),
+        full_marks(A, **LOST_FROM_STEP_4),
+        outcome=_stopped_at(STEP_4, "process limit (1024 tasks)"),
+        about="starts 2048 processes: stopped at the task cap in step 4's cell, steps 1-3 keep their points",
     ),
     Sample(
         "output_flood",
-        _with("accuracy", OUTPUT_FLOOD),
-        full_marks(A, **LOST_FROM_ACCURACY),
-        outcome=_stopped_at("accuracy", "output limit (16 MiB)"),
-        about="prints 32 MB: stopped at the output cap in the accuracy cell, steps 1-4 keep their points",
+        _with(STEP_4, OUTPUT_FLOOD),
+        full_marks(A, **LOST_FROM_STEP_4),
+        outcome=_stopped_at(STEP_4, "output limit (16 MiB)"),
+        about="prints 32 MB: stopped at the output cap in step 4's cell, steps 1-3 keep their points",
     ),
     Sample(
         "brings_its_own_torch",
@@ -313,13 +324,15 @@ def _many_metadata_edits(cells, notebook):
     cells["accuracy_tests"].source = "print('passed')"
 
 
+# The made-up and the repeated cell on steps 1-3 (6 points): graded, their own cells would add points whatever the rest
+# earns. The results cell turned answer cell keeps the whole reference: left as an answer it would score 0, not its 3.
 METADATA_ATTACKS = [
     Sample("results_as_solution", expected=full_marks(A), extra=_edited(_results_as_solution),
            about="marks the results test cell `solution: true` and writes 3.0 in it: restored, graded as released"),
-    Sample("made_up_graded_cell", expected=full_marks(A), extra=_edited(_made_up_graded_cell),
-           about="adds a graded cell of its own worth 100 points: ungraded, runs as an ordinary cell"),
-    Sample("repeated_grade_id", expected=full_marks(A), extra=_edited(_repeated_grade_id),
-           about="adds a second results_tests cell of its own before the real one: ungraded, the real one is graded"),
+    Sample("made_up_graded_cell", _stubs_from_step_4({}), full_marks(A, **LOST_FROM_STEP_4), extra=_edited(_made_up_graded_cell),
+           about="steps 1-3; adds a graded cell of its own worth 100 points: ungraded, runs as an ordinary cell"),
+    Sample("repeated_grade_id", _stubs_from_step_4({}), full_marks(A, **LOST_FROM_STEP_4), extra=_edited(_repeated_grade_id),
+           about="steps 1-3; adds a second results_tests cell of its own before the real one: ungraded, the real one is graded"),
     Sample("edited_cell_metadata", expected=full_marks(A), extra=_edited(_many_metadata_edits),
            about="changes cell types, a schema version, points, a checksum and a test's source: all restored"),
 ]
@@ -358,16 +371,16 @@ def link_attacks(classmate: str) -> list[Sample]:
         "links_gradebook": "replaces its own notebook with a link to the gradebook",
         "links_feedback": "leaves answers.html and grades.html, links to the source notebook and the gradebook",
     }
-    return [Sample(name, _with("download", LINKS_FOR_NBGRADER.format(links=links[name])), full_marks(A), about=about[name])
-            for name in links]
+    return [Sample(name, _stubs_from_step_4(_with("download", LINKS_FOR_NBGRADER.format(links=links[name]))),
+                   full_marks(A, **LOST_FROM_STEP_4), about=f"steps 1-3; {about[name]}") for name in links]
 
 
 def disk_fillers(mib: int, cap: str) -> list[Sample]:
-    """Two submissions that write `mib` MiB, one into its working folder, one into /tmp, in the accuracy cell: stopped
-    there at the disk cap (`cap`, as its report line names it), steps 1-4 keep their points."""
+    """Two submissions that write `mib` MiB, one into its working folder, one into /tmp, in step 4's cell: stopped
+    there at the disk cap (`cap`, as its report line names it), steps 1-3 keep their points."""
     return [
-        Sample(name, _with("accuracy", FILL_THE_DISK.format(path=path, mib=mib)), full_marks(A, **LOST_FROM_ACCURACY),
-               outcome=_stopped_at("accuracy", f"disk limit ({cap})"), about=f"writes {mib} MiB into {where}")
+        Sample(name, _with(STEP_4, FILL_THE_DISK.format(path=path, mib=mib)), full_marks(A, **LOST_FROM_STEP_4),
+               outcome=_stopped_at(STEP_4, f"disk limit ({cap})"), about=f"writes {mib} MiB into {where}")
         for name, path, where in (("fills_working_folder", "fill.bin", "its working folder"), ("fills_tmp", "/tmp/fill.bin", "/tmp"))
     ]
 
@@ -376,7 +389,7 @@ def disk_fillers(mib: int, cap: str) -> list[Sample]:
 
 
 # issue 20: the grader's memory (H3)
-# Each sends 128 MiB or more in the cell of step 4 (`FLOODED`), in a form the output cap once left uncounted or read
+# Each sends 128 MiB or more in the cell of step 4 (`STEP_4`), in a form the output cap once left uncounted or read
 # before counting: the grader counts every byte of every message before it decodes it and stops the kernel at the cap
 # (16 MiB), and a message too large to take in (one frame over the cap, or many frames) is refused by the guard between
 # them, so each keeps the 6 points of steps 1-3 and loses the rest. FORGES_AN_OBSERVATION hands the grader's probe an
@@ -442,15 +455,9 @@ def _forged(*args, **kwargs):  # 96 MiB of bytes that the judge would convert to
 
 graders.check.kernel.probe.run = _forged
 '''
-# Step 4 builds the first optimizer, which imports torch._dynamo: a third of a torch notebook's CPU, spared where the
-# attack comes first (27 notebooks a test session: nine attacks, three routes).
-FLOODED = "make_loss_and_optimizer"
-LOST_FROM_STEP_4 = {"make_loss_and_optimizer_tests": 0, **LOST_FROM_ACCURACY}
-
-
 def _floods(name: str, attack: str, about: str, stopped: str = "output limit (16 MiB)") -> Sample:
-    outcome = "the kernel sent a message the grader cannot read" if stopped == "protocol" else _stopped_at(FLOODED, stopped)
-    return Sample(name, _with(FLOODED, attack), full_marks(A, **LOST_FROM_STEP_4), outcome=outcome, about=about)
+    outcome = "the kernel sent a message the grader cannot read" if stopped == "protocol" else _stopped_at(STEP_4, stopped)
+    return Sample(name, _with(STEP_4, attack), full_marks(A, **LOST_FROM_STEP_4), outcome=outcome, about=about)
 
 
 MEMORY_ATTACKS = [
@@ -462,7 +469,7 @@ MEMORY_ATTACKS = [
     _floods("sends_one_message_of_many_frames", MANY_FRAMES, "one widget message of 1 GiB in 128 frames: refused unread"),
     _floods("floods_two_ways_at_once", TWO_AT_ONCE, "display metadata and widget messages, from two threads at once"),
     _floods("breaks_the_protocol", BREAKS_THE_PROTOCOL, "a status message without its execution_state", "protocol"),
-    Sample("forges_an_observation", _with(FLOODED, FORGES_AN_OBSERVATION), full_marks(A, **LOST_FROM_STEP_4),
+    Sample("forges_an_observation", _with(STEP_4, FORGES_AN_OBSERVATION), full_marks(A, **LOST_FROM_STEP_4),
            about="hands the grader's probe 96 MiB of bytes that would be 768 MiB as float64: not read, 0 for those steps"),
 ]
 # Graded in a class of their own through every route, each route's peak memory measured (tests/test_grader_memory.py).
