@@ -205,3 +205,27 @@ def test_a_grading_kernel_that_cannot_import_the_course_grades_no_one(course, tm
     assert packages.startswith("MISSING") and f"{tmp_path / 'venv' / 'bin' / 'python'}) cannot import course, graders" in packages
     reference = next(line for line in report if line.split()[1:3] == ["reference", "answers"])
     assert reference.startswith("MISSING") and reference.endswith(f"{ASSIGNMENT}: {cause}"), reference
+
+
+@pytest.mark.slow
+def test_the_reference_is_graded_only_when_no_submission_earns_full_marks(tmp_path, monkeypatch):
+    """A class whose submission earns full marks has shown that the environment can grade: no canary. A class whose
+    first results all fall short waits for it: the reference answers are graded before any of its grades is written."""
+    course = released_course(tmp_path / "course", ASSIGNMENT)
+    monkeypatch.setenv("NBGRADER_EXCHANGE", str(tmp_path / "exchange"))
+    Sample("ada").submit(course, ASSIGNMENT)
+    Sample("bea", base="release").submit(course, ASSIGNMENT)  # the release as handed out: nothing earned
+    canaries, grade_reference = [], canary.grade_reference
+
+    def counted(recorder, job, run):
+        canaries.append(sorted(batch.scores(course, ASSIGNMENT)))  # who is in the gradebook when it runs
+        return grade_reference(recorder, job, run)
+
+    monkeypatch.setattr(canary, "grade_reference", counted)
+    (ada,) = batch.autograde(course, ASSIGNMENT, ["ada"])
+    assert (ada.message, canaries) == ("graded", [])
+    (bea,) = batch.autograde(course, ASSIGNMENT, ["bea"])
+    unfilled = "graded; the whole pipeline stopped: a function it needs is not written yet. Fill in the cells above, then re-run this cell."
+    assert (bea.message, canaries) == (unfilled, [["ada"]])
+    assert sum(score for score, _ in batch.scores(course, ASSIGNMENT)["ada"].values()) == 16
+    assert sum(score for score, _ in batch.scores(course, ASSIGNMENT)["bea"].values()) == 0

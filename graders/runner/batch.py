@@ -96,8 +96,9 @@ def autograde(
     Raises SandboxUnavailable before grading anything when the sandbox cannot run here, unless
     `unsafe_no_sandbox` (or the course's COURSE_UNSAFE_NO_SANDBOX). Raises EnvironmentBroken before any
     grade is written when the grading environment cannot grade: the grading kernel imports the course's packages
-    from elsewhere than this process, or the assignment's reference answers, graded first like a submission (the
-    canary: one notebook more per batch), do not earn full marks.
+    from elsewhere than this process, or the assignment's reference answers (the canary, graded like a submission
+    once the first results, one per job, are in and none earned full marks; a submission that earns them has shown
+    that the environment can grade), do not earn full marks.
     """
     recorder = Recorder(course_dir)
     recorder.check_gradebook(assignment)
@@ -114,7 +115,6 @@ def autograde(
     for student in students:  # reading writes nothing
         problems[student], job = _prepare(recorder, assignment, student)
         prepared += [job] if job is not None else []
-    reference = [canary.reference_job(recorder, assignment)] if students else []
 
     def done(outcome: Outcome) -> None:
         outcomes.append(outcome)
@@ -125,18 +125,31 @@ def autograde(
         settings = provisioner_settings(index, gpus, threads, timeout, unsafe_no_sandbox)
         return placed_config(recorder.execution_config(), settings)
 
-    warm = warm_kernels(recorder, assignment, reference + prepared, jobs, config, scheduler)
+    def check_environment(pool) -> None:
+        """The canary, in a kernel of its own (the warm ones are the students'); EnvironmentBroken short of full marks."""
+        job = dataclasses.replace(canary.reference_job(recorder, assignment), config=config(len(prepared)))
+        run = (lambda job: pool.submit(run_job, job).result()) if scheduler else run_job
+        canary.require(canary.grade_reference(recorder, job, run))
+
+    warm = warm_kernels(recorder, assignment, prepared, jobs, config, scheduler)
     with executor(jobs, scheduler) as pool, warm as kernels:
-        # The canary runs first, on the first kernel, and the students beside it; nothing is recorded, and no
-        # zero written, unless it earns full marks.
-        checked = [(job, pool.submit(run_job, dataclasses.replace(job, config=config(0)), kernels)) for job in reference]
-        futures = {
-            pool.submit(run_job, dataclasses.replace(job, config=config(index + len(reference))), kernels): job.student
-            for index, job in enumerate(prepared)
-        }
+        futures = {pool.submit(run_job, dataclasses.replace(job, config=config(index)), kernels): job.student
+                   for index, job in enumerate(prepared)}
+        # Nothing is recorded, and no zero written, until the environment has shown that it can grade: a submission
+        # earned full marks, or else the canary did, run once the first results (one per job) all fell short.
+        held, shown = [], not students
         try:
-            for job, future in checked:
-                canary.require(canary.grade_reference(recorder, job, lambda _: future.result()))
+            for future in as_completed(futures):
+                held.append(future)
+                shown = shown or _earned_full_marks(recorder, future)
+                if not shown and len(held) < min(jobs, len(futures)):
+                    continue
+                if not shown:
+                    check_environment(pool)
+                    shown = True
+                break
+            if not shown:  # no submission to run: every one is scored 0 for what it holds
+                check_environment(pool)
         except EnvironmentBroken:
             for future in futures:
                 future.cancel()
@@ -146,7 +159,9 @@ def autograde(
         for student, found in problems.items():
             if found:
                 done(_score_zero(recorder, assignment, student, found))
-        for future in as_completed(futures):
+        for future in held:
+            done(_record(recorder, assignment, futures[future], future))
+        for future in as_completed(set(futures) - set(held)):
             done(_record(recorder, assignment, futures[future], future))
     return sorted(outcomes, key=lambda o: o.student)
 
@@ -171,6 +186,17 @@ def _error(error: BaseException) -> str:
     """An exception in one line: its type and the first line of its message."""
     first = str(error).strip().splitlines()[0] if str(error).strip() else ""
     return f"{type(error).__name__}: {first}" if first else type(error).__name__
+
+
+def _earned_full_marks(recorder: Recorder, future) -> bool:
+    """Whether a finished job's notebooks earned every autograded point, scored in memory as the canary is."""
+    try:
+        notebooks = future.result().notebooks
+    except Exception:
+        return False
+    executed = {name: nbformat.reads(text, as_version=4) for name, text in notebooks.items()}
+    earned, available, failure = canary.score(executed, recorder.config)
+    return failure is None and available > 0
 
 
 def _prepare(recorder: Recorder, assignment: str, student: str) -> tuple[list[str], GradingJob | None]:

@@ -1,22 +1,23 @@
-"""The canary: before a class is graded, its own reference answers are graded, in the same grading kernel.
+"""The canary: before a class's grades are written, its own reference answers are graded in the same grading kernel.
 
 A grading environment that cannot grade (a course package the sandboxed kernel cannot import, an
 unreadable dataset cache, a broken CUDA library) fails every submission alike, and would write a 0
-over every student's grade. So before the first student:
+over every student's grade. So before the first grade is written:
 
 * `mixed_packages` asks the grading kernel's interpreter where it imports the course's packages
   from (`graders.runner.sandbox.kernel_imports`, what the sandbox binds) and refuses a course folder
   holding its own copy of them while the kernel imports another checkout's;
 * `grade_reference` grades the assignment's source notebook (`reference_job`: the reference answers) as a
-  submission is graded, with the batch's kernels, config and limits, and scores it in memory as
+  submission is graded, with the batch's kernel, config and limits, and scores it in memory as
   nbgrader would (nothing is written). Anything short of full marks stops the batch before any grade
   is written: `EnvironmentBroken`, in one line naming the cell and why, e.g.
 
       the grading environment is broken: the setup cell failed (ModuleNotFoundError: No module named
       'graders'); no submission was graded. Run python -m graders doctor torch_pipeline.
 
-It costs one notebook per batch; ``python -m graders doctor`` runs the same canary
-(`check_references`).
+`graders.runner.batch` runs it only when needed: a submission that earns full marks in the batch's kernels has
+shown the same, so the reference is graded only when the first results (one per job) all fall short, and
+the grades wait for it. ``python -m graders doctor`` runs the same canary (`check_references`).
 
 Stock ``nbgrader autograde`` and formgrader's button grade one submission at a time and cannot run
 it first. There `refuse_failed_setup` (called by `graders.runner.execute.SandboxedExecute` after each
