@@ -141,14 +141,10 @@ def autograde(
         try:
             for future in as_completed(futures):
                 held.append(future)
-                shown = shown or _earned_full_marks(recorder, future)
-                if not shown and len(held) < min(jobs, len(futures)):
-                    continue
-                if not shown:
-                    check_environment(pool)
-                    shown = True
-                break
-            if not shown:  # no submission to run: every one is scored 0 for what it holds
+                shown = _earned_full_marks(recorder, future)
+                if shown or len(held) == min(jobs, len(futures)):
+                    break
+            if not shown:  # or no submission to run: every one is scored 0 for what it holds
                 check_environment(pool)
         except EnvironmentBroken:
             for future in futures:
