@@ -108,8 +108,8 @@ def grade_with_runner(course: Path, assignment: str, bank: list[Sample]) -> Pass
 
 def grade_with_stock_nbgrader(course: Path, assignment: str, bank: list[Sample]) -> Pass:
     """``nbgrader autograde --force`` as a TA types it, in two processes of half the class each (the samples
-    `on_every_route`); then the hanging sample alone under the short cell timeout. Outcomes are read from the
-    autograded notebooks."""
+    `on_every_route`), and beside them a third for the hanging sample alone, under the short cell timeout (it sleeps
+    through most of it). Outcomes are read from the autograded notebooks."""
     start = time.perf_counter()
     bank = [s for s in bank if on_every_route(s)]
     names = [s.name for s in bank if s.name != HANGING]
@@ -117,13 +117,9 @@ def grade_with_stock_nbgrader(course: Path, assignment: str, bank: list[Sample])
     if HANGING in [s.name for s in bank]:
         runs.append(([HANGING], {"COURSE_CELL_TIMEOUT": str(HANG_TIMEOUT)}))
     everyone = set(os.listdir(course / "submitted"))
-    processes = []
-    for students, env in runs[:2]:
-        processes.append(_stock_autograde(course, assignment, everyone - set(students), env))
+    processes = [_stock_autograde(course, assignment, everyone - set(students), env) for students, env in runs]
     for process in processes:
         process.wait()
-    if len(runs) == 3:
-        _stock_autograde(course, assignment, everyone - {HANGING}, runs[2][1]).wait()
     outcomes = {s.name: stock_outcome(course, assignment, s.name) for s in bank}
     return finished(course, assignment, bank, outcomes, start)
 

@@ -2,7 +2,7 @@
 
 One class of torch_pipeline in tmp, an honest student (``ada``) and two that hand in too much beside the notebook:
 
-* ``many_files``: a correct notebook beside 100,000 small files. The runner reads only its notebooks and
+* ``many_files``: a correct notebook beside 5,000 small files, five times the cap. The runner reads only its notebooks and
   timestamp.txt (COURSE_MAX_SUBMISSION_FILES, 1000 by default), so the grader's memory mappings stay few;
   the course's ``nbgrader collect`` leaves the files behind in the exchange;
 * ``large_files``: a correct notebook beside two files of 40 MiB, each under the cap on one file, more than
@@ -42,7 +42,7 @@ from graders.runner.gradebook import NBGRADER, Recorder
 pytestmark = pytest.mark.slow
 A = "torch_pipeline"
 HONEST = [Sample("ada")]
-MANY = 100_000  # files beside many_files's notebook
+MANY = 5_000  # files beside many_files's notebook: five times the cap (each one read would be a memory mapping)
 TIMESTAMP = "2030-01-01 00:00:00.000000 UTC"
 REPORTS = {  # the runner's report line of each student
     "ada": "graded",

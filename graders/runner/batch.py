@@ -31,7 +31,7 @@ from graders.runner import canary, sandbox
 from graders.runner.errors import EnvironmentBroken
 from graders.runner.execute import stopped_notes
 from graders.runner.gradebook import Recorder
-from graders.runner.jobs import GradingJob, run_job
+from graders.runner.jobs import GradingJob, run_job, takes_warm_kernels
 from graders.runner.kernels import WarmKernels, warm_up_code
 from graders.runner.placement import default_jobs, gpu_ids, placed_config, provisioner_settings
 
@@ -173,7 +173,7 @@ def warm_kernels(recorder: Recorder, assignment: str, prepared: list[GradingJob]
     # An import that fails here fails again in the notebook's setup cell, which says so (and the canary stops the
     # batch): not on the grader's terminal.
     warm_up = f"try:\n{textwrap.indent(imports, '    ')}\nexcept Exception:\n    pass" if imports else ""
-    total = sum(len(job.notebooks) for job in prepared)
+    total = sum(len(job.notebooks) for job in prepared if takes_warm_kernels(job))  # none started for nothing
     with WarmKernels(lambda index: Config(config(index)), size=jobs, total=total, warm_up=warm_up) as kernels:
         yield kernels
 

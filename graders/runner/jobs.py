@@ -70,7 +70,7 @@ def run_job(job: GradingJob, kernels: WarmKernels | None = None) -> JobResult:
     executed, timings = {}, dict.fromkeys(("waiting", "start-up", "imports", "setup cell", "cells"), 0.0)
     for name, text in job.notebooks.items():
         notebook = nbformat.reads(text, as_version=4)
-        with _kernel(kernels, timings, job.files) as (folder, manager):
+        with _kernel(kernels, timings, job) as (folder, manager):
             execute, begun = SandboxedExecute(config=Config(job.config)), time.time()
             try:
                 execute.preprocess(notebook, {"metadata": {"path": str(folder)}}, km=manager)
@@ -83,14 +83,20 @@ def run_job(job: GradingJob, kernels: WarmKernels | None = None) -> JobResult:
     return JobResult(job.student, executed, time.perf_counter() - start, timings)
 
 
+def takes_warm_kernels(job: GradingJob) -> bool:
+    """Whether `job`'s notebooks run in warm kernels. A submission that hands in a module of its own gets kernels
+    started beside it, as stock nbgrader's are: a warm kernel imported the course's modules before the files were
+    there, so it would not import a submitted torch.py where a fresh one does."""
+    return not importable(job.files)
+
+
 @contextmanager
-def _kernel(kernels: WarmKernels | None, timings: dict[str, float], files: dict[str, bytes]):
-    """(folder, kernel manager) for one notebook, `files` written into the folder: a warm kernel's working folder
-    and manager, the kernel closed afterwards; or a job folder and None (nbclient starts the kernel there, which
-    copies the files into its own). Adds the warm kernel's seconds to `timings`. A submission that hands in a module of
-    its own gets a kernel started beside it, as stock nbgrader's is: a warm kernel imported the course's modules
-    before the files were there, so it would not import a submitted torch.py where a fresh one does."""
-    if kernels is None or importable(files):
+def _kernel(kernels: WarmKernels | None, timings: dict[str, float], job: GradingJob):
+    """(folder, kernel manager) for one notebook of `job`, its files written into the folder: a warm kernel's working
+    folder and manager, the kernel closed afterwards (`takes_warm_kernels`); or a job folder and None (nbclient starts
+    the kernel there, which copies the files into its own). Adds the warm kernel's seconds to `timings`."""
+    files = job.files
+    if kernels is None or not takes_warm_kernels(job):
         with job_folder() as folder:
             write_files(folder, files)
             yield folder, None
