@@ -95,10 +95,9 @@ def _kernel(kernels: WarmKernels | None, timings: dict[str, float], job: Grading
     """(folder, kernel manager) for one notebook of `job`, its files written into the folder: a warm kernel's working
     folder and manager, the kernel closed afterwards (`takes_warm_kernels`); or a job folder and None (nbclient starts
     the kernel there, which copies the files into its own). Adds the warm kernel's seconds to `timings`."""
-    files = job.files
     if kernels is None or not takes_warm_kernels(job):
         with job_folder() as folder:
-            write_files(folder, files)
+            write_files(folder, job.files)
             yield folder, None
         return
     asked = time.perf_counter()
@@ -108,7 +107,7 @@ def _kernel(kernels: WarmKernels | None, timings: dict[str, float], job: Grading
     timings["imports"] += warm.import_seconds
     try:
         folder = warm.manager.provisioner.working_folder
-        write_files(folder, files)
+        write_files(folder, job.files)
         yield folder, warm.manager
     finally:
         warm.close()
