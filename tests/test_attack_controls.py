@@ -175,7 +175,7 @@ def test_where_the_kernel_can_import_the_judge_the_comparisons_helpers_earn_poin
 
 # Our runner, one safeguard off each --------------------------------------------------------------------------------
 RAISED = """
-c.SandboxProvisioner.memory_limit = 10 << 30  # the hog takes 6 GiB
+c.SandboxProvisioner.memory_limit = 3 << 30  # the hog takes 2 GiB (the bank's courses give a kernel 1.5)
 c.SandboxProvisioner.process_limit = 8192  # the fork bomb, 2048 processes
 c.SandboxedExecute.output_limit = 256 << 20  # the flood, 32 MB
 """

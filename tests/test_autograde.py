@@ -1,7 +1,7 @@
 """The sample bank (tests/submissions/) graded for real, twice, into a real gradebook, in the sandbox.
 
 Per assignment: a fresh course directory in tmp (this repository's nbgrader_config.py, source/
-and release/; its own gradebook.db and exchange), the assignment registered with
+and release/; its own gradebook.db and exchange; a kernel's memory capped at `BANK_MEMORY_LIMIT`), the assignment registered with
 ``nbgrader generate_assignment`` (`graders.author.build.release`), every sample submitted under
 its own student id, then graded twice: first by our runner (`graders.runner.batch.autograde`),
 then again by stock ``nbgrader autograde --force`` (two processes, half of them each), which
@@ -39,7 +39,7 @@ import nbformat
 import pytest
 from observed import cell_text, processes_with
 from submissions import Sample, full_marks, graded_cells, manual_cells, released_course, samples
-from submissions.attacks import MARKER
+from submissions.attacks import BANK_MEMORY_LIMIT, MARKER
 
 from graders.author.build import nbgrader_env
 from graders.runner import batch as ag
@@ -145,11 +145,13 @@ def finished(course: Path, assignment: str, bank: list[Sample], outcomes: dict[s
 
 
 def grade_bank(assignment: str, tmp_path_factory) -> Graded:
-    """The assignment's bank submitted to a fresh course, graded by our runner, then by stock nbgrader."""
+    """The assignment's bank submitted to a fresh course, graded by our runner, then by stock nbgrader, each kernel
+    under the bank's memory cap (`BANK_MEMORY_LIMIT`)."""
     tmp = tmp_path_factory.mktemp(assignment)
     course = released_course(tmp / "course", assignment)
     with pytest.MonkeyPatch.context() as env:
         env.setenv("NBGRADER_EXCHANGE", str(tmp / "exchange"))
+        env.setenv("COURSE_MEMORY_LIMIT", BANK_MEMORY_LIMIT)
         bank = samples(assignment)
         for sample in bank:
             sample.submit(course, assignment)
