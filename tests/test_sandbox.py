@@ -175,11 +175,18 @@ def test_a_file_over_the_size_cap_is_cut_off_at_the_cap(tmp_path):
     assert [text(cell) for cell in run(cells, tmp_path / "default").cells] == [str(3 << 20), str(3 << 20)]
 
 
-def test_an_output_flood_is_stopped(tmp_path):
-    notebook = run(["while True:\n    print('x' * 10_000)"], tmp_path / "work", execute={"output_limit": MiB})
-    (cell,) = notebook.cells
-    assert text(cell).endswith("SubmissionLimitExceeded: output limit (1 MiB) exceeded in cell number 1")
-    assert len(text(cell)) < 2 * MiB
+def test_an_output_flood_of_small_messages_is_stopped_by_the_count(tmp_path):
+    """3 MB in messages of 10 kB each, far under the frame cap: only the byte count stops them."""
+    flood = "for _ in range(300):\n    print('x' * 10_000, flush=True)\nprint('ran to its end')"
+    (cell,) = run([flood], tmp_path / "work", execute={"output_limit": MiB}).cells
+    assert text(cell).endswith("SubmissionLimitExceeded: output limit (1 MiB) exceeded in cell number 1"), text(cell)[-300:]
+    assert "ran to its end" not in text(cell) and len(text(cell)) < 2 * MiB
+
+
+def test_one_message_over_the_frame_cap_is_refused_unread(tmp_path):
+    """One stdout message of 2 MB under a cap of 1 MiB: refused whole, none of it read into the notebook."""
+    (cell,) = run(["print('x' * 2_000_000, flush=True)"], tmp_path / "work", execute={"output_limit": MiB}).cells
+    assert text(cell) == "SubmissionLimitExceeded: output limit (1 MiB) exceeded in cell number 1", text(cell)[-300:]
 
 
 def test_a_submission_has_a_time_limit_of_its_own(tmp_path):
